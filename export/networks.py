@@ -1,0 +1,168 @@
+"""Style networks. Each maps float RGB 0..255 ``[N, 3, H, W]`` to float RGB ~0..255.
+
+- ``johnson``: pytorch/examples ``fast_neural_style`` TransformerNet, with its state-dict
+  keys, so their published ``.pth`` files load.
+- ``engstrom``: lengstrom/fast-style-transfer (the ml5 teachers), TensorFlow "SAME" padding,
+  transposed convolutions, instance norm with eps 1e-3, output ``tanh(x) * 150 + 127.5``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+# -- Johnson / pytorch-examples ---------------------------------------------------------
+class ConvLayer(nn.Module):
+    def __init__(self, cin: int, cout: int, kernel_size: int, stride: int):
+        super().__init__()
+        self.reflection_pad = nn.ReflectionPad2d(kernel_size // 2)
+        self.conv2d = nn.Conv2d(cin, cout, kernel_size, stride)
+
+    def forward(self, x):
+        return self.conv2d(self.reflection_pad(x))
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = ConvLayer(channels, channels, 3, 1)
+        self.in1 = nn.InstanceNorm2d(channels, affine=True)
+        self.conv2 = ConvLayer(channels, channels, 3, 1)
+        self.in2 = nn.InstanceNorm2d(channels, affine=True)
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        return x + self.in2(self.conv2(self.relu(self.in1(self.conv1(x)))))
+
+
+class UpsampleConvLayer(nn.Module):
+    def __init__(self, cin: int, cout: int, kernel_size: int, stride: int, upsample: int | None = None):
+        super().__init__()
+        self.upsample = upsample
+        self.reflection_pad = nn.ReflectionPad2d(kernel_size // 2)
+        self.conv2d = nn.Conv2d(cin, cout, kernel_size, stride)
+
+    def forward(self, x):
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=float(self.upsample), mode="nearest")
+        return self.conv2d(self.reflection_pad(x))
+
+
+class TransformerNet(nn.Module):
+    """Johnson et al. 2016 as in pytorch/examples (RGB 0..255 in and out, no tanh)."""
+
+    pad_multiple = 4
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = ConvLayer(3, 32, 9, 1)
+        self.in1 = nn.InstanceNorm2d(32, affine=True)
+        self.conv2 = ConvLayer(32, 64, 3, 2)
+        self.in2 = nn.InstanceNorm2d(64, affine=True)
+        self.conv3 = ConvLayer(64, 128, 3, 2)
+        self.in3 = nn.InstanceNorm2d(128, affine=True)
+        self.res1, self.res2, self.res3, self.res4, self.res5 = (ResidualBlock(128) for _ in range(5))
+        self.deconv1 = UpsampleConvLayer(128, 64, 3, 1, upsample=2)
+        self.in4 = nn.InstanceNorm2d(64, affine=True)
+        self.deconv2 = UpsampleConvLayer(64, 32, 3, 1, upsample=2)
+        self.in5 = nn.InstanceNorm2d(32, affine=True)
+        self.deconv3 = ConvLayer(32, 3, 9, 1)
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        y = self.relu(self.in1(self.conv1(x)))
+        y = self.relu(self.in2(self.conv2(y)))
+        y = self.relu(self.in3(self.conv3(y)))
+        y = self.res5(self.res4(self.res3(self.res2(self.res1(y)))))
+        y = self.relu(self.in4(self.deconv1(y)))
+        y = self.relu(self.in5(self.deconv2(y)))
+        return self.deconv3(y)
+
+
+# -- Engstrom / ml5 -----------------------------------------------------------------------
+ML5_EPS = 1e-3
+
+
+class SameConv(nn.Module):
+    """Conv + instance norm (+ ReLU) with TensorFlow "SAME" zero padding.
+
+    Stride-2 layers pad (0, 1) on each axis, which is TensorFlow's choice for even sides;
+    the runtime pads frames to a multiple of 4 so every stride-2 input is even.
+    """
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int, relu: bool = True):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, stride, bias=False)
+        self.norm = nn.InstanceNorm2d(cout, affine=True, eps=ML5_EPS)
+        self.relu = relu
+        total = k - stride  # (out - 1) * stride + k - in, with in = out * stride
+        self.pads = (total // 2, total - total // 2) * 2  # left, right, top, bottom
+
+    def forward(self, x):
+        h, w = x.shape[-2], x.shape[-1]
+        if self.conv.stride[0] == 2 and isinstance(h, int) and (h % 2 or w % 2):
+            raise ValueError(f"engstrom network needs sides that are multiples of 4 (got {w}x{h} at a stride-2 layer)")
+        y = self.norm(self.conv(F.pad(x, self.pads)))
+        return F.relu(y) if self.relu else y
+
+
+class SameConvTranspose(nn.Module):
+    """TensorFlow ``conv2d_transpose`` stride 2, "SAME": output exactly twice the input.
+
+    The full transposed convolution is ``2n + 1`` long; TensorFlow keeps ``[0, 2n)``.
+    """
+
+    def __init__(self, cin: int, cout: int, k: int = 3):
+        super().__init__()
+        self.conv = nn.ConvTranspose2d(cin, cout, k, 2, bias=False)
+        self.norm = nn.InstanceNorm2d(cout, affine=True, eps=ML5_EPS)
+
+    def forward(self, x):
+        y = self.conv(x)[:, :, :-1, :-1]
+        return F.relu(self.norm(y))
+
+
+class EngstromResidual(nn.Module):
+    def __init__(self, channels: int = 128):
+        super().__init__()
+        self.a = SameConv(channels, channels, 3, 1)
+        self.b = SameConv(channels, channels, 3, 1, relu=False)
+
+    def forward(self, x):
+        return x + self.b(self.a(x))
+
+
+class EngstromNet(nn.Module):
+    pad_multiple = 4
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = SameConv(3, 32, 9, 1)
+        self.conv2 = SameConv(32, 64, 3, 2)
+        self.conv3 = SameConv(64, 128, 3, 2)
+        self.res = nn.Sequential(*(EngstromResidual(128) for _ in range(5)))
+        self.up1 = SameConvTranspose(128, 64)
+        self.up2 = SameConvTranspose(64, 32)
+        self.out = SameConv(32, 3, 9, 1, relu=False)
+
+    def layers(self) -> list[nn.Module]:
+        """The 16 conv layers in checkpoint order (kernel, beta, gamma each)."""
+        blocks = [m for r in self.res for m in (r.a, r.b)]
+        return [self.conv1, self.conv2, self.conv3, *blocks, self.up1, self.up2, self.out]
+
+    def forward(self, x):
+        y = self.up2(self.up1(self.res(self.conv3(self.conv2(self.conv1(x))))))
+        return torch.tanh(self.out(y)) * 150.0 + 127.5
+
+
+ARCHITECTURES: dict[str, type[nn.Module]] = {"johnson": TransformerNet, "engstrom": EngstromNet}
+
+
+def build(arch: str, **config) -> nn.Module:
+    try:
+        cls = ARCHITECTURES[arch]
+    except KeyError:
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHITECTURES))}") from None
+    return cls(**config)

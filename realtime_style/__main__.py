@@ -1,0 +1,3 @@
+from realtime_style.cli import main
+
+main()

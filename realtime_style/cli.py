@@ -1,0 +1,316 @@
+"""The command line. Parses options, builds objects, reports errors; no logic of its own.
+
+Every failure the user can act on is a StyleError, printed as one ``error: ...`` line with
+exit code 1 (tracebacks only after ``--debug``); Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from realtime_style import __version__
+from realtime_style.errors import StyleError
+
+app = typer.Typer(
+    name="realtime-style",
+    help="Real-time neural style transfer for images, video files and the webcam (ONNX Runtime).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="List, inspect, import and remove style models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+_state = {"debug": False}
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"realtime-style {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True)] = None,
+) -> None:
+    _state["debug"] = debug
+
+
+def reports_errors(fn):
+    """Turn StyleErrors into one line + exit 1, Ctrl-C into exit 130, bugs into one line."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except KeyboardInterrupt:
+            if _state["debug"]:
+                raise
+            _err("interrupted")
+            raise typer.Exit(130) from None
+        except StyleError as exc:
+            if _state["debug"]:
+                raise
+            _err(f"error: {exc}")
+            raise typer.Exit(1) from None
+        except Exception as exc:  # noqa: BLE001 - a bug: still one line unless --debug
+            if _state["debug"]:
+                raise
+            _err(f"error: internal error ({type(exc).__name__}: {exc}); rerun with --debug for the traceback")
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+# -- shared inference options --------------------------------------------------------------
+StyleOpt = Annotated[Optional[str], typer.Option("--style", "-s", help="A style name or a path to an .onnx file.")]
+ProviderOpt = Annotated[str, typer.Option(help="auto|tensorrt|cuda|cpu (auto: the fastest that really loads).")]
+PrecisionOpt = Annotated[str, typer.Option(help="auto|fp32|fp16 (auto: fp16 on GPU, fp32 on CPU).")]
+MaxSideOpt = Annotated[int, typer.Option(min=0, help="Longest side the network sees (0 = source size).")]
+StrengthOpt = Annotated[float, typer.Option(min=0.0, max=1.0, help="Style strength, 1 = full style.")]
+PreserveOpt = Annotated[bool, typer.Option("--preserve-color", help="Keep the source's colours.")]
+ThreadsOpt = Annotated[int, typer.Option(min=0, help="CPU threads (0 = automatic).")]
+
+
+def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
+    value = value.lower()
+    if value not in allowed:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}", param_hint=option)
+    return value
+
+
+def build_engine(style, provider, precision, max_side, strength, preserve_color, threads):
+    from realtime_style.engine import InferenceOptions, StyleEngine
+    from realtime_style.engine.options import PRECISIONS, PROVIDERS
+    from realtime_style.models import registry
+
+    options = InferenceOptions(
+        provider=_choice(provider, PROVIDERS, "--provider"),
+        precision=_choice(precision, PRECISIONS, "--precision"),
+        max_side=max_side,
+        strength=strength,
+        preserve_color=preserve_color,
+        threads=threads,
+    )
+    model = registry.resolve_style(style)
+    engine = StyleEngine(model, options, cache_dir=registry.home() / "trt_cache")
+    for note in engine.notes:
+        _err(f"note: {note}")
+    if engine.fallbacks and (_state["debug"] or _gpu_present()):
+        for why in engine.fallbacks:
+            _err(f"note: {why}")
+    return engine
+
+
+def _gpu_present() -> bool:
+    """An NVIDIA device node exists: then a failed GPU provider is worth mentioning."""
+    import glob
+
+    return bool(glob.glob("/dev/nvidia[0-9]*")) or sys.platform == "win32"
+
+
+def _parse_size(text: Optional[str]) -> Optional[tuple[int, int]]:
+    """'WxH' -> (H, W)."""
+    if text is None:
+        return None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not WIDTHxHEIGHT, e.g. 640x360", param_hint="--size") from None
+    if w < 1 or h < 1:
+        raise typer.BadParameter("sizes must be positive", param_hint="--size")
+    return h, w
+
+
+def _progress():
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+
+# -- image -----------------------------------------------------------------------------------
+@app.command()
+@reports_errors
+def image(
+    inputs: Annotated[list[str], typer.Argument(help="Image files or directories.", metavar="INPUT...")],
+    output: Annotated[str, typer.Option("--output", "-o", help="A file (one input) or a directory.")],
+    style: StyleOpt = None,
+    provider: ProviderOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    max_side: MaxSideOpt = 0,
+    strength: StrengthOpt = 1.0,
+    preserve_color: PreserveOpt = False,
+    threads: ThreadsOpt = 0,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+) -> None:
+    """Stylize still images; outputs keep each input's size, alpha and bit depth."""
+    from realtime_style.image_job import plan_tasks, run_tasks
+
+    tasks = plan_tasks(inputs, output, overwrite=overwrite)
+    engine = build_engine(style, provider, precision, max_side, strength, preserve_color, threads)
+    if len(tasks) == 1:
+        run_tasks(engine, tasks)
+    else:
+        with _progress() as progress:
+            bar = progress.add_task("stylizing", total=len(tasks))
+            run_tasks(engine, tasks, on_done=lambda _t: progress.advance(bar))
+    where = tasks[0].target if len(tasks) == 1 else tasks[0].target.parent
+    _err(f"wrote {len(tasks)} image{'s' if len(tasks) > 1 else ''} to {where} ({engine.provider}, {engine.precision})")
+
+
+# -- export ----------------------------------------------------------------------------------
+@app.command("export")
+@reports_errors
+def export_cmd(
+    checkpoint: Annotated[str, typer.Argument(help="Our .safetensors checkpoint, a pytorch/examples .pth, or an ml5 directory.")],
+    output: Annotated[str, typer.Argument(help="The .onnx file to write.", metavar="OUTPUT.onnx")],
+    precision: Annotated[str, typer.Option(help="fp32|fp16 (fp16 keeps uint8 I/O, gated on PSNR against fp32).")] = "fp32",
+    size: Annotated[Optional[str], typer.Option(help="WxH for a static export (default: dynamic height and width).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="auto|ml5|pytorch-examples|checkpoint")] = "auto",
+    name: Annotated[Optional[str], typer.Option(help="Model name in the metadata (default: the file's stem).")] = None,
+    license: Annotated[Optional[str], typer.Option(help="Licence of the weights, for the metadata.")] = None,
+    artwork: Annotated[Optional[str], typer.Option(help="The artwork, for the metadata.")] = None,
+    source: Annotated[Optional[str], typer.Option(help="Where the weights come from, for the metadata.")] = None,
+    verify_image: Annotated[Optional[list[str]], typer.Option(help="Extra real images to verify the export on.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing OUTPUT.")] = False,
+) -> None:
+    """Export a PyTorch checkpoint to a style-model ONNX file, verified before it is kept."""
+    from export import require_torch
+    from realtime_style.errors import OutputError
+    from realtime_style.io.images import read_image
+
+    out = Path(output)
+    if out.suffix.lower() != ".onnx":
+        raise OutputError(f"{out} must end in .onnx")
+    if out.exists() and not overwrite:
+        raise OutputError(f"{out} exists; pass --overwrite to replace it")
+    fixed = _parse_size(size)
+    precision = _choice(precision, ("fp32", "fp16"), "--precision")
+    reals = [(p, read_image(p).rgb) for p in verify_image or []]
+    require_torch()
+    from export.checkpoints import load
+    from export.onnx_export import export_model
+
+    loaded = load(checkpoint, fmt)
+    meta = {"license": license, "artwork": artwork, "source": source}
+    _, report = export_model(
+        loaded, out, name=name or out.stem, precision=precision, size=fixed, metadata=meta, real_images=reals
+    )
+    _err(f"wrote {out} ({report.bytes / 1e6:.1f} MB, {precision}, {'dynamic size' if not fixed else size})")
+    _err(report.summary())
+
+
+# -- models ----------------------------------------------------------------------------------
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+
+@models_app.command("list")
+@reports_errors
+def models_list(as_json: JsonOpt = False) -> None:
+    """The built-in and imported styles."""
+    from realtime_style.models import registry
+
+    records = registry.list_models()
+    if as_json:
+        typer.echo(json.dumps([r.to_json() for r in records], indent=2))
+        return
+    if not records:
+        _err(f"no styles installed (models directory: {registry.user_models_dir()}); "
+             "add one with `realtime-style models import PATH --name NAME`")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("name", "kind", "arch", "size", "precision", "artwork")
+    for r in records:
+        table.add_row(r.name, "built-in" if r.builtin else "imported", r.arch, r.size, r.precision, r.artwork)
+    Console().print(table)
+
+
+@models_app.command("info")
+@reports_errors
+def models_info(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
+    """Everything known about one style model."""
+    from realtime_style.models import registry
+
+    record = registry.info(name)
+    if as_json:
+        typer.echo(json.dumps(record.to_json(full=True), indent=2))
+        return
+    for key, value in record.to_json().items():
+        typer.echo(f"{key:10} {value}")
+    for key, value in sorted(record.metadata.items()):
+        if key not in record.to_json():
+            typer.echo(f"{key:10} {value}")
+
+
+@models_app.command("import")
+@reports_errors
+def models_import(
+    path: Annotated[str, typer.Argument(help="An ml5 directory, a pytorch/examples .pth, our checkpoint, or an .onnx file.")],
+    name: Annotated[str, typer.Option(help="The name to use with --style.")],
+    fmt: Annotated[str, typer.Option("--format", help="auto|ml5|pytorch-examples|checkpoint|onnx")] = "auto",
+    precision: Annotated[str, typer.Option(help="fp32|fp16 for checkpoints.")] = "fp32",
+    overwrite: Annotated[bool, typer.Option(help="Replace a model of the same name.")] = False,
+) -> None:
+    """Convert and verify a pretrained style, then add it to the registry."""
+    from realtime_style.models.importer import FORMATS, import_model
+
+    result = import_model(path, name, _choice(fmt, FORMATS, "--format"),
+                          precision=_choice(precision, ("fp32", "fp16"), "--precision"), overwrite=overwrite)
+    _err(f"imported {name!r} ({result.record.arch}) to {result.record.path}")
+    _err(result.detail)
+
+
+@models_app.command("remove")
+@reports_errors
+def models_remove(name: Annotated[str, typer.Argument()]) -> None:
+    """Delete an imported style model."""
+    from realtime_style.models import registry
+
+    path = registry.remove(name)
+    _err(f"removed {name!r} ({path})")
+
+
+# -- doctor ----------------------------------------------------------------------------------
+@app.command()
+@reports_errors
+def doctor(as_json: JsonOpt = False) -> None:
+    """Versions, providers that really load, GPU, codecs, display, cameras."""
+    from realtime_style.doctor import collect, render_text
+
+    report = collect()
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        for line in render_text(report):
+            typer.echo(line)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:  # outside a command (e.g. during import)
+        sys.exit(130)

@@ -1,0 +1,157 @@
+"""The style engine: one ONNX model, one session, frames of any size in and out."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from realtime_style.engine import adjust, geometry
+from realtime_style.engine.options import InferenceOptions
+from realtime_style.engine.providers import GPU_PROVIDERS, SHORT_NAMES, TENSORRT, candidates
+from realtime_style.engine.session import (
+    SessionFactory,
+    check_signature,
+    open_session,
+    ort_module,
+    read_model_bytes,
+    run,
+)
+from realtime_style.errors import ProviderError
+
+FP16_MIN_PSNR_DB = 40.0  # an fp16 graph is used only if it stays this close to fp32
+
+
+class StyleEngine:
+    """Stylizes RGB uint8 frames of any size; the output has the source's size.
+
+    ``strength`` and ``preserve_color`` may be changed between frames.
+    """
+
+    def __init__(
+        self,
+        model: str | Path | bytes,
+        options: InferenceOptions = InferenceOptions(),
+        *,
+        cache_dir: Path | None = None,
+        session_factory: SessionFactory | None = None,
+        compiled_in: Callable[[], list[str]] | None = None,
+    ) -> None:
+        self.options = options
+        self.strength = options.strength
+        self.preserve_color = options.preserve_color
+        self.notes: list[str] = []  # things the user should know (fp16 gates, ...)
+        self.fallbacks: list[str] = []  # providers that `auto` tried and that did not load
+        self._factory = session_factory
+        data, self.source = read_model_bytes(model)
+        available = (compiled_in or ort_module().get_available_providers)()
+        if options.precision == "fp16" and options.provider == "cpu":
+            raise ProviderError("fp16 runs only on a GPU provider (cuda or tensorrt); use --precision fp32 on CPU")
+        want_fp16 = options.precision != "fp32"
+        errors = []
+        for cand in candidates(options.provider, available, fp16=want_fp16, fixed_shape=False, cache_dir=cache_dir):
+            try:
+                session = open_session(data, cand, options.threads, self._factory)
+            except ProviderError as exc:
+                if options.provider != "auto":
+                    raise
+                errors.append(str(exc))
+                continue
+            break
+        else:  # pragma: no cover - the CPU candidate raises ModelError instead
+            raise ProviderError("; ".join(errors) or "no execution provider loaded")
+        self.signature = check_signature(session, self.source)
+        self.providers_active = list(session.get_providers())
+        self.provider = SHORT_NAMES.get(self.providers_active[0], self.providers_active[0])
+        self.fallbacks = errors
+        self.precision = self.signature.metadata.get("precision", "fp32")
+        if options.precision == "fp16" and self.providers_active[0] not in GPU_PROVIDERS:
+            raise ProviderError("fp16 was asked for but no GPU provider loaded; use --precision fp32")
+        if want_fp16 and self.providers_active[0] == TENSORRT:
+            self.precision = "fp16"  # TensorRT builds its engine in fp16 (trt_fp16_enable)
+        elif want_fp16 and self.providers_active[0] in GPU_PROVIDERS and self.precision != "fp16":
+            session = self._try_fp16(data, cand, session)
+        self._session = session
+        meta = self.signature.metadata
+        self.multiple = max(1, int(meta.get("pad_multiple", 4)))
+        self.min_side = max(1, int(meta.get("min_side", 16)))
+        self._plans: dict[tuple[int, int], geometry.FramePlan] = {}
+
+    # -- inference -------------------------------------------------------------------
+    def plan(self, height: int, width: int) -> geometry.FramePlan:
+        key = (height, width)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) > 64:
+                self._plans.clear()
+            plan = self._plans[key] = geometry.plan_frame(
+                height,
+                width,
+                max_side=self.options.max_side,
+                multiple=self.multiple,
+                min_side=self.min_side,
+                fixed_hw=self.signature.fixed_hw,
+            )
+        return plan
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """Model only: a prepared (1, H, W, 3) uint8 batch through the network."""
+        return run(self._session, batch)
+
+    def stylize(self, frame: np.ndarray) -> np.ndarray:
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"expected an RGB uint8 (H, W, 3) frame, got {frame.dtype} {frame.shape}")
+        plan = self.plan(frame.shape[0], frame.shape[1])
+        out = geometry.restore(self.infer(geometry.prepare(frame, plan)), plan)
+        if self.preserve_color:
+            out = adjust.preserve_color(out, frame)
+        return adjust.blend_strength(out, frame, self.strength)
+
+    def warmup(self, height: int, width: int, runs: int = 1) -> None:
+        """Run a few frames of this size so the first real frame is not slow."""
+        from realtime_style.testcard import test_card
+
+        frame = test_card(height, width)
+        for _ in range(runs):
+            self.stylize(frame)
+
+    def describe(self) -> dict:
+        return {
+            "model": self.source,
+            "provider": self.provider,
+            "providers_active": self.providers_active,
+            "precision": self.precision,
+            "fixed_size": self.signature.fixed_hw,
+            "name": self.signature.metadata.get("name", ""),
+        }
+
+    # -- fp16 on CUDA --------------------------------------------------------------------
+    def _try_fp16(self, data: bytes, cand, fp32_session):
+        """Convert the graph to fp16 and keep it only if it matches fp32 (instance norm is
+        the known risk); otherwise keep fp32 and say why."""
+        import onnx
+
+        from realtime_style.models.fp16 import convert_to_fp16
+        from realtime_style.testcard import test_card
+
+        try:
+            half = convert_to_fp16(onnx.load_from_string(data)).SerializeToString()
+            session = open_session(half, cand, self.options.threads, self._factory)
+            h, w = self.signature.fixed_hw or (256, 256)
+            probe = test_card(h, w)[None]
+            db = psnr(run(fp32_session, probe), run(session, probe))
+        except Exception as exc:  # noqa: BLE001 - any failure means: stay on fp32
+            self.notes.append(f"fp16 conversion failed ({exc}); running fp32")
+            return fp32_session
+        if db < FP16_MIN_PSNR_DB:
+            self.notes.append(f"fp16 output is {db:.1f} dB from fp32 (< {FP16_MIN_PSNR_DB:.0f} dB); running fp32")
+            return fp32_session
+        self.precision = "fp16"
+        return session
+
+
+def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10.0 * math.log10(peak * peak / mse)

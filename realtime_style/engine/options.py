@@ -1,0 +1,30 @@
+"""The inference options shared by `image`, `convert`, `live`, `eval` and `bench`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+PROVIDERS = ("auto", "tensorrt", "cuda", "cpu")
+PRECISIONS = ("auto", "fp32", "fp16")
+
+
+@dataclasses.dataclass(frozen=True)
+class InferenceOptions:
+    provider: str = "auto"  # auto: the fastest provider that really loads
+    precision: str = "auto"  # auto: fp16 on a GPU provider, fp32 on CPU
+    max_side: int = 0  # longest side the network sees; 0 = the source size
+    strength: float = 1.0  # 1 = full style, 0 = the source unchanged
+    preserve_color: bool = False  # keep the source's colours (luminance transfer)
+    threads: int = 0  # CPU threads; 0 = ONNX Runtime's default (physical cores)
+
+    def __post_init__(self) -> None:
+        if self.provider not in PROVIDERS:
+            raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+        if self.max_side < 0:
+            raise ValueError("max-side must be 0 (source size) or a positive number of pixels")
+        if not 0.0 <= self.strength <= 1.0:
+            raise ValueError("strength must be between 0 and 1")
+        if self.threads < 0:
+            raise ValueError("threads must be 0 (automatic) or positive")

@@ -1,0 +1,1 @@
+"""Sources and sinks: files, cameras, windows. Knows no model."""

@@ -1,0 +1,183 @@
+"""Find, list, add and remove style models.
+
+Built-ins live in ``realtime_style/models/builtin``; imported and pulled models are ONNX
+files under ``$REALTIME_STYLE_HOME/models`` (default: the platform's user data dir), written
+atomically. A model's description is its own ``metadata_props``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import re
+from pathlib import Path
+
+from realtime_style.errors import ModelError, ModelNotFound, OutputError
+from realtime_style.fsutil import write_bytes_atomic
+
+BUILTIN_DIR = Path(__file__).parent / "builtin"
+DEFAULT_STYLE = "wave"  # the built-in default, once built-ins ship
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def home() -> Path:
+    env = os.environ.get("REALTIME_STYLE_HOME")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("realtime-style", appauthor=False))
+
+
+def user_models_dir() -> Path:
+    return home() / "models"
+
+
+@dataclasses.dataclass
+class ModelRecord:
+    name: str
+    builtin: bool
+    path: str
+    arch: str
+    license: str
+    artwork: str
+    source: str
+    sha256: str
+    teacher: str = ""
+    precision: str = "fp32"
+    size: str = "dynamic"
+    bytes: int = 0
+    metadata: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def to_json(self, full: bool = False) -> dict:
+        data = dataclasses.asdict(self)
+        if not full:
+            data.pop("metadata")
+        return data
+
+
+def read_metadata(path: Path) -> tuple[dict[str, str], str]:
+    """(metadata_props, 'dynamic' or 'WxH') of an ONNX file without starting a session."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - protobuf decode errors vary
+        raise ModelError(f"{path} is not a readable ONNX file: {exc}") from exc
+    meta = {p.key: p.value for p in model.metadata_props}
+    size = "dynamic"
+    if model.graph.input:
+        dims = model.graph.input[0].type.tensor_type.shape.dim
+        if len(dims) == 4 and dims[1].HasField("dim_value") and dims[2].HasField("dim_value"):
+            size = f"{dims[2].dim_value}x{dims[1].dim_value}"
+    return meta, size
+
+
+def record_for(path: Path, name: str, builtin: bool) -> ModelRecord:
+    data = path.read_bytes()
+    meta, size = read_metadata(path)
+    return ModelRecord(
+        name=name,
+        builtin=builtin,
+        path=str(path),
+        arch=meta.get("arch", "unknown"),
+        license=meta.get("license", "unknown"),
+        artwork=meta.get("artwork", "unknown"),
+        source=meta.get("source", "unknown"),
+        sha256=hashlib.sha256(data).hexdigest(),
+        teacher=meta.get("teacher", ""),
+        precision=meta.get("precision", "fp32"),
+        size=size,
+        bytes=len(data),
+        metadata=meta,
+    )
+
+
+def _files(directory: Path) -> dict[str, Path]:
+    if not directory.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(directory.glob("*.onnx")) if p.is_file()}
+
+
+def builtin_names() -> list[str]:
+    return sorted(_files(BUILTIN_DIR))
+
+
+def list_models() -> list[ModelRecord]:
+    records = [record_for(p, n, True) for n, p in _files(BUILTIN_DIR).items()]
+    builtins = {r.name for r in records}
+    records += [record_for(p, n, False) for n, p in _files(user_models_dir()).items() if n not in builtins]
+    return records
+
+
+def find(name: str) -> tuple[Path, bool]:
+    """(path, builtin) of a named model."""
+    builtin = _files(BUILTIN_DIR)
+    if name in builtin:
+        return builtin[name], True
+    user = _files(user_models_dir())
+    if name in user:
+        return user[name], False
+    known = sorted(set(builtin) | set(user))
+    hint = f"known styles: {', '.join(known)}" if known else "no styles are installed yet"
+    raise ModelNotFound(
+        f"unknown style {name!r} ({hint}); import one with `realtime-style models import PATH --name NAME`"
+    )
+
+
+def info(name: str) -> ModelRecord:
+    path, builtin = find(name)
+    return record_for(path, name, builtin)
+
+
+def resolve_style(style: str | None) -> Path:
+    """``--style``: a registry name, or a path to an ``.onnx`` file; None: the default."""
+    if style is None:
+        names = builtin_names()
+        if not names:
+            raise ModelNotFound(
+                "no --style given and no built-in styles are installed; import one with "
+                "`realtime-style models import PATH --name NAME` and pass --style NAME"
+            )
+        return find(DEFAULT_STYLE if DEFAULT_STYLE in names else names[0])[0]
+    candidate = Path(style).expanduser()
+    if style.lower().endswith(".onnx") or os.sep in style or (candidate.is_file() and not NAME_RE.match(style)):
+        if not candidate.is_file():
+            raise ModelError(f"model file {candidate} does not exist")
+        return candidate
+    return find(style)[0]
+
+
+def check_name(name: str) -> None:
+    if not NAME_RE.match(name):
+        raise ModelError(
+            f"invalid model name {name!r}: use letters, digits, '.', '_' or '-' (up to 64, starting with a letter or digit)"
+        )
+
+
+def add(name: str, data: bytes, overwrite: bool = False) -> Path:
+    check_name(name)
+    if name in builtin_names():
+        raise ModelError(f"{name!r} is a built-in style; choose another --name")
+    directory = user_models_dir()
+    target = directory / f"{name}.onnx"
+    if target.exists() and not overwrite:
+        raise OutputError(f"a model named {name!r} exists already; pass --overwrite or `models remove {name}` first")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the model directory {directory}: {exc.strerror or exc}") from exc
+    write_bytes_atomic(target, data)
+    return target
+
+
+def remove(name: str) -> Path:
+    path, builtin = find(name)
+    if builtin:
+        raise ModelError(f"{name!r} is a built-in style and cannot be removed")
+    try:
+        path.unlink()
+    except OSError as exc:
+        raise OutputError(f"cannot remove {path}: {exc.strerror or exc}") from exc
+    return path
