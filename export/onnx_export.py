@@ -29,7 +29,7 @@ from realtime_style import __version__
 from realtime_style.errors import ModelError
 from realtime_style.fsutil import write_bytes_atomic
 from realtime_style.models.fp16 import convert_to_fp16
-from realtime_style.testcard import test_card
+from realtime_style.testcard import card_image
 
 MAX_ABS_DIFF = 2  # uint8 levels: float rounding may flip a value at a .5 boundary
 MIN_PSNR_DB = 50.0
@@ -164,7 +164,7 @@ def verification_images(size: tuple[int, int] | None, real_images=()) -> list[tu
     rng = np.random.default_rng(1234)
     sizes = [size] if size else [(96, 128), (180, 244)]
     images = [("random noise", rng.integers(0, 256, (*sizes[0], 3), dtype=np.uint8))]
-    images += [(f"test card {w}x{h}", test_card(h, w, seed=i)) for i, (h, w) in enumerate(sizes)]
+    images += [(f"test card {w}x{h}", card_image(h, w, seed=i)) for i, (h, w) in enumerate(sizes)]
     for label, img in real_images:
         h, w = size or (img.shape[0] - img.shape[0] % 4, img.shape[1] - img.shape[1] % 4)
         img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA) if size else img[:h, :w]

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 
-def test_card(height: int = 256, width: int = 256, seed: int = 0) -> np.ndarray:
+def card_image(height: int = 256, width: int = 256, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     img = np.empty((height, width, 3), np.float32)

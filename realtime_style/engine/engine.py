@@ -111,9 +111,9 @@ class StyleEngine:
 
     def warmup(self, height: int, width: int, runs: int = 1) -> None:
         """Run a few frames of this size so the first real frame is not slow."""
-        from realtime_style.testcard import test_card
+        from realtime_style.testcard import card_image
 
-        frame = test_card(height, width)
+        frame = card_image(height, width)
         for _ in range(runs):
             self.stylize(frame)
 
@@ -134,13 +134,13 @@ class StyleEngine:
         import onnx
 
         from realtime_style.models.fp16 import convert_to_fp16
-        from realtime_style.testcard import test_card
+        from realtime_style.testcard import card_image
 
         try:
             half = convert_to_fp16(onnx.load_from_string(data)).SerializeToString()
             session = open_session(half, cand, self.options.threads, self._factory)
             h, w = self.signature.fixed_hw or (256, 256)
-            probe = test_card(h, w)[None]
+            probe = card_image(h, w)[None]
             db = psnr(run(fp32_session, probe), run(session, probe))
         except Exception as exc:  # noqa: BLE001 - any failure means: stay on fp32
             self.notes.append(f"fp16 conversion failed ({exc}); running fp32")

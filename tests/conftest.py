@@ -1,0 +1,89 @@
+"""Shared fixtures: small ONNX style models built with onnx.helper, an isolated model home,
+and the shared data folder (tests that need it skip when it is absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def make_style_model(
+    *,
+    fixed_hw: tuple[int, int] | None = None,
+    seed: int = 0,
+    metadata: dict[str, str] | None = None,
+    input_type: int = TensorProto.UINT8,
+    input_name: str = "input",
+) -> bytes:
+    """A tiny contract-following style model: uint8 RGB NHWC -> 3x3 conv (+ colour shift) -> uint8.
+
+    The conv mixes channels and neighbours, so its output depends on position and padding,
+    which is what the engine tests need to see.
+    """
+    rng = np.random.default_rng(seed)
+    weight = rng.normal(0, 0.15, (3, 3, 3, 3)).astype(np.float32)
+    weight[:, :, 1, 1] += np.eye(3, dtype=np.float32) * 0.6
+    bias = np.array([30.0, -10.0, 5.0], np.float32)
+    h, w = fixed_hw if fixed_hw else ("height", "width")
+    x = helper.make_tensor_value_info(input_name, input_type, [1, h, w, 3])
+    y = helper.make_tensor_value_info("output", TensorProto.UINT8, [1, h, w, 3])
+    nodes = [
+        helper.make_node("Cast", [input_name], ["xf"], to=TensorProto.FLOAT),
+        helper.make_node("Transpose", ["xf"], ["xc"], perm=[0, 3, 1, 2]),
+        helper.make_node("Conv", ["xc", "W", "B"], ["yc"], pads=[1, 1, 1, 1]),
+        helper.make_node("Transpose", ["yc"], ["yf"], perm=[0, 2, 3, 1]),
+        helper.make_node("Clip", ["yf", "lo", "hi"], ["yclip"]),
+        helper.make_node("Round", ["yclip"], ["yr"]),
+        helper.make_node("Cast", ["yr"], ["output"], to=TensorProto.UINT8),
+    ]
+    inits = [
+        numpy_helper.from_array(weight, "W"),
+        numpy_helper.from_array(bias, "B"),
+        numpy_helper.from_array(np.array(0, np.float32), "lo"),
+        numpy_helper.from_array(np.array(255, np.float32), "hi"),
+    ]
+    graph = helper.make_graph(nodes, "tiny_style", [x], [y], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    meta = {"name": "tiny", "arch": "tiny-conv", "license": "CC0", "artwork": "none", "source": "tests",
+            "pad_multiple": "4", "min_side": "16"}
+    meta.update(metadata or {})
+    for key, value in meta.items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+@pytest.fixture
+def tiny_model(tmp_path) -> Path:
+    path = tmp_path / "tiny.onnx"
+    path.write_bytes(make_style_model())
+    return path
+
+
+@pytest.fixture
+def model_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("REALTIME_STYLE_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"shared data folder {SHARED} is absent (only on the project's machines)")
+    return SHARED
+
+
+def ml5_dir(shared: Path, style: str = "wave") -> Path:
+    path = shared / "teachers" / "ml5" / style
+    if not path.is_dir():
+        pytest.skip(f"{path} is absent")
+    return path

@@ -1,0 +1,234 @@
+"""The engine on real ONNX Runtime sessions; GPU providers through a fake session factory."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper
+
+from conftest import make_style_model
+from realtime_style.engine import InferenceOptions, StyleEngine, geometry
+from realtime_style.engine.adjust import blend_strength, preserve_color
+from realtime_style.engine.providers import CPU, CUDA, TENSORRT, candidates
+from realtime_style.errors import ModelError, ProviderError
+
+CPU_ONLY = InferenceOptions(provider="cpu")
+
+
+def identity_model() -> bytes:
+    x = helper.make_tensor_value_info("input", TensorProto.UINT8, [1, "h", "w", 3])
+    y = helper.make_tensor_value_info("output", TensorProto.UINT8, [1, "h", "w", 3])
+    nodes = [helper.make_node("Cast", ["input"], ["f"], to=TensorProto.FLOAT),
+             helper.make_node("Cast", ["f"], ["output"], to=TensorProto.UINT8)]
+    model = helper.make_model(helper.make_graph(nodes, "id", [x], [y]), opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    return model.SerializeToString()
+
+
+def frame(h, w, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+# -- geometry --------------------------------------------------------------------------------
+@pytest.mark.parametrize("hw", [(1, 1), (2, 7), (3, 5), (16, 16), (17, 31), (359, 641), (1080, 1920)])
+def test_plan_reaches_network_multiple_and_restores_size(hw):
+    plan = geometry.plan_frame(*hw, multiple=4, min_side=16)
+    ph, pw = plan.padded_hw
+    assert ph % 4 == 0 and pw % 4 == 0 and min(ph, pw) >= 16
+    out = geometry.restore(geometry.prepare(frame(*hw), plan), plan)
+    assert out.shape == (*hw, 3)
+
+
+def test_max_side_scales_the_network_input_only():
+    plan = geometry.plan_frame(1080, 1920, max_side=640, multiple=4)
+    assert max(plan.net_hw) == 640 and plan.net_hw == (360, 640)
+    assert geometry.plan_frame(300, 200, max_side=0).net_hw == (300, 200)
+
+
+def test_identity_model_returns_every_size_exactly():
+    engine = StyleEngine(identity_model(), CPU_ONLY)
+    for hw in [(16, 16), (17, 31), (101, 203), (360, 640)]:
+        f = frame(*hw)
+        assert np.array_equal(engine.stylize(f), f), hw
+
+
+def test_padding_does_not_shift_the_image():
+    """A frame that needs no padding and the same frame padded must agree where they overlap
+    (apart from the one-pixel rim the 3x3 conv sees across the border)."""
+    engine = StyleEngine(make_style_model(), CPU_ONLY)
+    big = frame(64, 64)
+    direct = engine.stylize(big)
+    cropped = engine.stylize(np.ascontiguousarray(big[:62, :61]))
+    assert np.array_equal(cropped[1:-1, 1:-1], direct[1:61, 1:60])
+
+
+def test_fixed_size_model_handles_other_sizes():
+    engine = StyleEngine(make_style_model(fixed_hw=(32, 48)), CPU_ONLY)
+    assert engine.signature.fixed_hw == (32, 48)
+    assert engine.stylize(frame(70, 100)).shape == (70, 100, 3)
+
+
+# -- strength and colour ------------------------------------------------------------------------
+def test_strength_zero_is_the_source_and_one_is_the_style():
+    f = frame(40, 60)
+    full = StyleEngine(make_style_model(), CPU_ONLY).stylize(f)
+    assert not np.array_equal(full, f)
+    zero = StyleEngine(make_style_model(), InferenceOptions(provider="cpu", strength=0.0)).stylize(f)
+    assert np.array_equal(zero, f)
+    half = blend_strength(full, f, 0.5).astype(int)
+    lo, hi = np.minimum(full, f).astype(int), np.maximum(full, f).astype(int)
+    assert np.all(half >= lo - 1) and np.all(half <= hi + 1)
+
+
+def test_strength_can_change_between_frames():
+    engine = StyleEngine(make_style_model(), CPU_ONLY)
+    f = frame(32, 32)
+    styled = engine.stylize(f)
+    engine.strength = 0.0
+    assert np.array_equal(engine.stylize(f), f)
+    engine.strength = 1.0
+    assert np.array_equal(engine.stylize(f), styled)
+
+
+def test_preserve_color_keeps_source_chroma_and_style_luma():
+    import cv2
+
+    from realtime_style.testcard import card_image
+
+    src = card_image(48, 64)
+    styled = np.empty_like(src)
+    styled[...] = (170, 120, 100)  # a warm, flat "style" of mid luminance
+    out = preserve_color(styled, src)
+    ycc = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2YCrCb).astype(int)  # noqa: E731
+    assert np.abs(ycc(out)[..., 1:] - ycc(src)[..., 1:]).mean() < 3
+    assert np.abs(ycc(out)[..., 0] - ycc(styled)[..., 0]).mean() < 3
+
+
+def test_options_are_validated():
+    for bad in (dict(strength=1.5), dict(provider="metal"), dict(precision="int8"), dict(max_side=-1)):
+        with pytest.raises(ValueError):
+            InferenceOptions(**bad)
+
+
+def test_bad_models_are_model_errors(tmp_path):
+    with pytest.raises(ModelError):
+        StyleEngine(b"not an onnx model", CPU_ONLY)
+    with pytest.raises(ModelError):
+        StyleEngine(make_style_model(input_type=TensorProto.FLOAT), CPU_ONLY)
+    with pytest.raises(ModelError):
+        StyleEngine(tmp_path / "missing.onnx", CPU_ONLY)
+
+
+def test_fp16_on_cpu_is_refused():
+    with pytest.raises(ProviderError, match="GPU"):
+        StyleEngine(make_style_model(), InferenceOptions(provider="cpu", precision="fp16"))
+
+
+# -- providers: the GPU edge is faked, everything else is real -------------------------------------
+class FakeGpuSession:
+    """Stands in for a GPU session: reports GPU providers, computes on a real CPU session."""
+
+    def __init__(self, model, sess_options=None, providers=(), provider_options=None, *, loads=(), corrupt_fp16=False):
+        self.requested = list(providers)
+        self.provider_options = provider_options
+        self._real = ort.InferenceSession(model, providers=[CPU])
+        self._active = [p for p in self.requested if p in loads or p == CPU]
+        self._fp16 = any(p.key == "precision" and p.value == "fp16" for p in onnx.load_from_string(model).metadata_props)
+        self._corrupt = corrupt_fp16 and self._fp16
+
+    def get_providers(self):
+        return self._active
+
+    def get_inputs(self):
+        return self._real.get_inputs()
+
+    def get_outputs(self):
+        return self._real.get_outputs()
+
+    def get_modelmeta(self):
+        return self._real.get_modelmeta()
+
+    def run(self, names, feeds):
+        out = self._real.run(names, feeds)
+        if self._corrupt:
+            out = [255 - o for o in out]
+        return out
+
+
+def fake_factory(loads, log=None, **kw):
+    def factory(model, sess_options=None, providers=(), provider_options=None):
+        session = FakeGpuSession(model, sess_options, providers, provider_options, loads=loads, **kw)
+        if log is not None:
+            log.append(session)
+        return session
+
+    return factory
+
+
+ALL_COMPILED = lambda: [TENSORRT, CUDA, CPU]  # noqa: E731
+
+
+def test_auto_falls_back_to_cpu_when_no_gpu_provider_loads():
+    engine = StyleEngine(make_style_model(), InferenceOptions(), session_factory=fake_factory(loads=()),
+                         compiled_in=ALL_COMPILED)
+    assert engine.provider == "cpu" and engine.precision == "fp32"
+    assert len(engine.fallbacks) == 2 and "tensorrt" in engine.fallbacks[0] and "cuda" in engine.fallbacks[1]
+
+
+def test_explicit_gpu_provider_that_does_not_load_is_an_error_not_a_cpu_run():
+    with pytest.raises(ProviderError, match="cuda"):
+        StyleEngine(make_style_model(), InferenceOptions(provider="cuda"), session_factory=fake_factory(loads=()),
+                    compiled_in=ALL_COMPILED)
+
+
+def test_auto_prefers_tensorrt_then_cuda():
+    made = []
+    engine = StyleEngine(make_style_model(), InferenceOptions(), session_factory=fake_factory(loads={TENSORRT, CUDA}, log=made),
+                         compiled_in=ALL_COMPILED)
+    assert engine.provider == "tensorrt" and engine.precision == "fp16"
+    assert made[0].requested == [TENSORRT, CUDA, CPU]
+    assert made[0].provider_options[0]["trt_fp16_enable"] == "1"
+    engine = StyleEngine(make_style_model(), InferenceOptions(), session_factory=fake_factory(loads={CUDA}),
+                         compiled_in=ALL_COMPILED)
+    assert engine.provider == "cuda"
+
+
+def test_cuda_fp16_is_used_when_it_passes_the_psnr_gate():
+    made = []
+    engine = StyleEngine(make_style_model(), InferenceOptions(provider="cuda"),
+                         session_factory=fake_factory(loads={CUDA}, log=made), compiled_in=ALL_COMPILED)
+    assert engine.precision == "fp16" and len(made) == 2
+    assert engine.stylize(frame(20, 20)).shape == (20, 20, 3)
+
+
+def test_cuda_fp16_failing_the_gate_stays_fp32_and_says_why():
+    engine = StyleEngine(make_style_model(), InferenceOptions(provider="cuda"),
+                         session_factory=fake_factory(loads={CUDA}, corrupt_fp16=True), compiled_in=ALL_COMPILED)
+    assert engine.precision == "fp32"
+    assert any("fp32" in n and "dB" in n for n in engine.notes)
+
+
+def test_fp32_request_on_gpu_skips_fp16():
+    engine = StyleEngine(make_style_model(), InferenceOptions(provider="cuda", precision="fp32"),
+                         session_factory=fake_factory(loads={CUDA}), compiled_in=ALL_COMPILED)
+    assert engine.precision == "fp32"
+
+
+def test_candidates_only_offer_compiled_in_providers_for_auto(tmp_path):
+    assert [c.name for c in candidates("auto", [CPU], fp16=True, fixed_shape=False, cache_dir=None)] == ["cpu"]
+    chains = candidates("auto", [TENSORRT, CUDA, CPU], fp16=True, fixed_shape=False, cache_dir=tmp_path)
+    assert [c.name for c in chains] == ["tensorrt", "cuda", "cpu"]
+    trt = dict(chains[0].providers)[TENSORRT]
+    assert trt["trt_engine_cache_enable"] == "1" and trt["trt_engine_cache_path"] == str(tmp_path)
+    assert dict(chains[1].providers)[CUDA]["cudnn_conv_algo_search"] == "HEURISTIC"
+    fixed = candidates("cuda", [CUDA, CPU], fp16=False, fixed_shape=True, cache_dir=None)
+    assert dict(fixed[0].providers)[CUDA]["cudnn_conv_algo_search"] == "EXHAUSTIVE"
+
+
+def test_the_real_gpu_wheel_on_a_machine_without_gpu_runs_on_cpu():
+    """On CI the onnxruntime-gpu wheel lists CUDA/TensorRT but they cannot load."""
+    engine = StyleEngine(make_style_model(), InferenceOptions())
+    assert engine.provider in ("cpu", "cuda", "tensorrt")
+    assert engine.providers_active[0] in (CPU, CUDA, TENSORRT)
