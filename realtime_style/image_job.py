@@ -42,6 +42,12 @@ def plan_tasks(inputs: Iterable[str | Path], output: str | Path, overwrite: bool
         and not str(output).endswith(("/", "\\"))
         and out.suffix.lower() in IMAGE_SUFFIXES
     )
+    if (len(files) == 1 and not out.exists() and out.suffix and not str(output).endswith(("/", "\\"))
+            and out.suffix.lower() not in IMAGE_SUFFIXES):
+        raise OutputError(
+            f"unknown image format {out.suffix}; use one of {', '.join(IMAGE_SUFFIXES)} "
+            f"(or end the path with / for a directory)"
+        )
     if not single_file and out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir():
         raise OutputError(f"{len(files)} images cannot go into the single file {out}; give a directory")
     if not single_file and out.exists() and not out.is_dir():

@@ -178,12 +178,6 @@ def test_bad_image_in_a_directory_stops_with_earlier_outputs_complete(work, tiny
     assert cv2.imread(str(outdir / "a.png")).shape == (24, 32, 3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py image() (line 176) wraps multi-image runs in _progress() (line 139), a transient Rich "
-    "Progress on Console(stderr=True); when stderr is not a terminal Rich's Live.stop() still writes an "
-    "empty line, so stderr is '\\nerror: ...' (two lines) instead of one `error:` line",
-)
 def test_multi_image_error_is_exactly_one_line(work, tiny_model):
     blocker = work / "file.txt"
     blocker.write_text("I am a file")
@@ -282,16 +276,6 @@ def test_strength_out_of_range_is_a_usage_error(work, tiny_model):
     assert not (work / "out" / "x.png").exists()
 
 
-BAD_CHOICE_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason="cli.py reports_errors (line 58) re-raises only typer.Exit/Abort, so the typer.BadParameter "
-    "raised by _choice (line 92) / _parse_size (line 133) inside a command is caught by the generic "
-    "`except Exception` and reported as 'error: internal error (BadParameter: ...)' with exit 1 "
-    "instead of a usage error with exit 2",
-)
-
-
-@BAD_CHOICE_XFAIL
 @pytest.mark.parametrize("option,value", [("--provider", "gpu"), ("--precision", "fp64")])
 def test_invalid_choice_is_a_usage_error(work, tiny_model, option, value):
     res = invoke("image", work / "in.png", "-o", work / "out" / "x.png", "--style", tiny_model, option, value)
@@ -300,7 +284,6 @@ def test_invalid_choice_is_a_usage_error(work, tiny_model, option, value):
     assert res.exit_code == 2, res.output
 
 
-@BAD_CHOICE_XFAIL
 def test_invalid_import_format_is_a_usage_error(tiny_model, model_home):
     res = invoke("models", "import", tiny_model, "--name", "t", "--format", "zip")
     assert "internal error" not in res.output
@@ -410,13 +393,6 @@ def test_import_twice_needs_overwrite(tmp_path, tiny_model, model_home):
     assert sorted(p.name for p in stored.parent.iterdir()) == ["dup.onnx"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="registry.NAME_RE (registry.py line 21) accepts names ending in '.onnx', but resolve_style "
-    "(registry.py, the `style.lower().endswith('.onnx')` test) then treats `--style x.onnx` as a file path: "
-    "`models import M --name x.onnx` succeeds and `image --style x.onnx` fails with 'model file x.onnx "
-    "does not exist'",
-)
 def test_an_accepted_name_is_usable_as_style(tmp_path, tiny_model, model_home, monkeypatch):
     monkeypatch.chdir(tmp_path)
     res = invoke("models", "import", tiny_model, "--name", "x.onnx")
@@ -574,3 +550,9 @@ def test_good_synthetic_ml5_folder_imports(tmp_path, model_home):
     ok(invoke("image", tmp_path / "in.png", "-o", tmp_path / "out.png", "--style", "t", "--provider", "cpu"))
     out = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
     assert out.shape == (20, 28, 3)
+
+
+def test_single_output_with_unknown_image_suffix_is_refused(work, tiny_model):
+    res = invoke("image", work / "in.png", "-o", work / "result.gif", "--style", tiny_model)
+    assert res.exit_code == 1 and res.stderr.startswith("error: unknown image format .gif")
+    assert not (work / "result.gif").exists()

@@ -301,12 +301,6 @@ def test_fixed_size_model_handles_other_sizes(tmp_path, model_home):
     assert out.shape == (70, 100, 3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fsutil.atomic_path (line 28) creates the temporary file with tempfile.mkstemp, which is always "
-    "mode 0600, and os.replace keeps that mode: every written image (and imported model) is 0600 "
-    "instead of 0666 & ~umask (0644 under umask 022) like a normally created file",
-)
 def test_written_files_get_normal_permissions(tmp_path, tiny_model, model_home):
     import os
     import stat

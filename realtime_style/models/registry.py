@@ -150,9 +150,9 @@ def resolve_style(style: str | None) -> Path:
 
 
 def check_name(name: str) -> None:
-    if not NAME_RE.match(name):
+    if not NAME_RE.match(name) or name.lower().endswith(".onnx"):
         raise ModelError(
-            f"invalid model name {name!r}: use letters, digits, '.', '_' or '-' (up to 64, starting with a letter or digit)"
+            f"invalid model name {name!r}: use letters, digits, '.', '_' or '-' (up to 64, starting with a letter or digit, not ending in .onnx)"
         )
 
 
