@@ -26,7 +26,9 @@ import torch
 
 from export.checkpoints import LoadedModel
 from realtime_style import __version__
+from realtime_style.engine.session import cpu_session
 from realtime_style.errors import ModelError
+from realtime_style.metrics import format_db, psnr
 from realtime_style.fsutil import write_bytes_atomic
 from realtime_style.models.fp16 import convert_to_fp16
 from realtime_style.testcard import card_image
@@ -70,12 +72,12 @@ class ExportReport:
     def summary(self) -> str:
         worst = min(self.checks, key=lambda c: c.psnr_db)
         text = (
-            f"verified against PyTorch on {len(self.checks)} images: worst {_fmt_db(worst.psnr_db)} PSNR, "
+            f"verified against PyTorch on {len(self.checks)} images: worst {format_db(worst.psnr_db)} PSNR, "
             f"max difference {max(c.max_abs_diff for c in self.checks)} levels "
             f"(tolerance {MAX_ABS_DIFF} levels, {MIN_PSNR_DB:.0f} dB)"
         )
         if self.fp16_psnr_db is not None:
-            text += f"; fp16 {_fmt_db(self.fp16_psnr_db)} from fp32 (gate {FP16_MIN_PSNR_DB:.0f} dB)"
+            text += f"; fp16 {format_db(self.fp16_psnr_db)} from fp32 (gate {FP16_MIN_PSNR_DB:.0f} dB)"
         return text
 
 
@@ -173,12 +175,7 @@ def verification_images(size: tuple[int, int] | None, real_images=()) -> list[tu
 
 
 def verify_against_torch(net, model_bytes: bytes, size, real_images=()) -> list[Check]:
-    from realtime_style.engine.session import ort_module
-
-    ort = ort_module()
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    session = ort.InferenceSession(model_bytes, sess_options=so, providers=["CPUExecutionProvider"])
+    session = cpu_session(model_bytes)
     wrapper = UInt8RGB(net).eval()
     checks = []
     for label, img in verification_images(size, real_images):
@@ -192,20 +189,14 @@ def verify_against_torch(net, model_bytes: bytes, size, real_images=()) -> list[
         checks.append(check)
         if check.max_abs_diff > MAX_ABS_DIFF or check.psnr_db < MIN_PSNR_DB:
             raise ModelError(
-                f"exported graph differs from PyTorch on {label}: {_fmt_db(check.psnr_db)}, max "
+                f"exported graph differs from PyTorch on {label}: {format_db(check.psnr_db)}, max "
                 f"{check.max_abs_diff} levels (tolerance {MAX_ABS_DIFF} levels, {MIN_PSNR_DB:.0f} dB); not written"
             )
     return checks
 
 
 def fp16_gate(fp32_bytes: bytes, fp16_bytes: bytes, size) -> float:
-    from realtime_style.engine.session import ort_module
-
-    ort = ort_module()
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    s32 = ort.InferenceSession(fp32_bytes, sess_options=so, providers=["CPUExecutionProvider"])
-    s16 = ort.InferenceSession(fp16_bytes, sess_options=so, providers=["CPUExecutionProvider"])
+    s32, s16 = cpu_session(fp32_bytes), cpu_session(fp16_bytes)
     worst = math.inf
     for _label, img in verification_images(size):
         a = s32.run(["output"], {"input": img[None]})[0]
@@ -213,19 +204,10 @@ def fp16_gate(fp32_bytes: bytes, fp16_bytes: bytes, size) -> float:
         worst = min(worst, psnr(a, b))
     if worst < FP16_MIN_PSNR_DB:
         raise ModelError(
-            f"the fp16 graph is only {_fmt_db(worst)} from fp32 (needs {FP16_MIN_PSNR_DB:.0f} dB); "
+            f"the fp16 graph is only {format_db(worst)} from fp32 (needs {FP16_MIN_PSNR_DB:.0f} dB); "
             "export fp32 instead"
         )
     return worst
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
-
-
-def _fmt_db(db: float) -> str:
-    return "identical" if math.isinf(db) else f"{db:.1f} dB"
 
 
 def _set_metadata(model: onnx.ModelProto, meta: dict[str, str]) -> None:

@@ -136,6 +136,15 @@ def _parse_size(text: Optional[str]) -> Optional[tuple[int, int]]:
     return h, w
 
 
+VerifyOpt = Annotated[Optional[list[str]], typer.Option(help="Real images to verify the export on (repeatable).")]
+
+
+def _read_rgb(paths: Optional[list[str]]) -> list:
+    from realtime_style.io.images import read_image
+
+    return [(p, read_image(p).rgb) for p in paths or []]
+
+
 def _progress():
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -195,13 +204,12 @@ def export_cmd(
     license: Annotated[Optional[str], typer.Option(help="Licence of the weights, for the metadata.")] = None,
     artwork: Annotated[Optional[str], typer.Option(help="The artwork, for the metadata.")] = None,
     source: Annotated[Optional[str], typer.Option(help="Where the weights come from, for the metadata.")] = None,
-    verify_image: Annotated[Optional[list[str]], typer.Option(help="Extra real images to verify the export on.")] = None,
+    verify_image: VerifyOpt = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing OUTPUT.")] = False,
 ) -> None:
     """Export a PyTorch checkpoint to a style-model ONNX file, verified before it is kept."""
     from export import require_torch
     from realtime_style.errors import OutputError
-    from realtime_style.io.images import read_image
 
     out = Path(output)
     if out.suffix.lower() != ".onnx":
@@ -210,7 +218,7 @@ def export_cmd(
         raise OutputError(f"{out} exists; pass --overwrite to replace it")
     fixed = _parse_size(size)
     precision = _choice(precision, ("fp32", "fp16"), "--precision")
-    reals = [(p, read_image(p).rgb) for p in verify_image or []]
+    reals = _read_rgb(verify_image)
     require_torch()
     from export.checkpoints import load
     from export.onnx_export import export_model
@@ -276,12 +284,14 @@ def models_import(
     fmt: Annotated[str, typer.Option("--format", help="auto|ml5|pytorch-examples|checkpoint|onnx")] = "auto",
     precision: Annotated[str, typer.Option(help="fp32|fp16 for checkpoints.")] = "fp32",
     overwrite: Annotated[bool, typer.Option(help="Replace a model of the same name.")] = False,
+    verify_image: VerifyOpt = None,
 ) -> None:
     """Convert and verify a pretrained style, then add it to the registry."""
     from realtime_style.models.importer import FORMATS, import_model
 
     result = import_model(path, name, _choice(fmt, FORMATS, "--format"),
-                          precision=_choice(precision, ("fp32", "fp16"), "--precision"), overwrite=overwrite)
+                          precision=_choice(precision, ("fp32", "fp16"), "--precision"), overwrite=overwrite,
+                          real_images=_read_rgb(verify_image))
     _err(f"imported {name!r} ({result.record.arch}) to {result.record.path}")
     _err(result.detail)
 

@@ -13,7 +13,8 @@ import torch
 from conftest import ml5_dir
 from export.checkpoints import load, load_ml5, load_pytorch_examples, save_checkpoint
 from export.networks import EngstromNet, TransformerNet
-from export.onnx_export import UInt8RGB, export_model, psnr
+from export.onnx_export import UInt8RGB, export_model
+from realtime_style.metrics import psnr
 from realtime_style.errors import ModelError
 from realtime_style.testcard import card_image
 from reference_ml5 import load_ml5_variables, ml5_forward

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Callable
 
@@ -20,6 +19,7 @@ from realtime_style.engine.session import (
     run,
 )
 from realtime_style.errors import ProviderError
+from realtime_style.metrics import psnr
 
 FP16_MIN_PSNR_DB = 40.0  # an fp16 graph is used only if it stays this close to fp32
 
@@ -151,7 +151,3 @@ class StyleEngine:
         self.precision = "fp16"
         return session
 
-
-def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(peak * peak / mse)

@@ -72,6 +72,11 @@ def open_session(
     return session
 
 
+def cpu_session(model: bytes, threads: int = 0):
+    """A plain CPU session (verification, import checks): the CPU provider always loads."""
+    return open_session(model, Candidate("cpu", ((CPU, {}),)), threads)
+
+
 def check_signature(session, source: str) -> Signature:
     inputs, outputs = session.get_inputs(), session.get_outputs()
     want = "one uint8 input 'input' and one uint8 output 'output', both [1, H, W, 3] RGB"

@@ -38,7 +38,9 @@ def detect_format(path: Path) -> str:
 
 
 def import_model(path: str | Path, name: str, fmt: str = "auto", *, precision: str = "fp32",
-                 overwrite: bool = False) -> ImportResult:
+                 overwrite: bool = False, real_images=()) -> ImportResult:
+    """``real_images``: (label, RGB array) pairs to verify a checkpoint's export on, besides
+    the random image and test card every export is checked on."""
     path = Path(path).expanduser()
     registry.check_name(name)
     if not path.exists():
@@ -49,7 +51,7 @@ def import_model(path: str | Path, name: str, fmt: str = "auto", *, precision: s
     if fmt == "onnx":
         data, detail = _import_onnx(path, name)
     else:
-        data, detail = _import_checkpoint(path, name, fmt, precision)
+        data, detail = _import_checkpoint(path, name, fmt, precision, real_images)
     target = registry.add(name, data, overwrite=overwrite)
     return ImportResult(registry.record_for(target, name, False), detail)
 
@@ -57,8 +59,7 @@ def import_model(path: str | Path, name: str, fmt: str = "auto", *, precision: s
 def _import_onnx(path: Path, name: str) -> tuple[bytes, str]:
     import onnx
 
-    from realtime_style.engine.providers import Candidate, CPU
-    from realtime_style.engine.session import check_signature, open_session
+    from realtime_style.engine.session import check_signature, cpu_session
 
     if path.is_dir():
         raise ModelError(f"{path} is a directory, not an ONNX file")
@@ -69,7 +70,7 @@ def _import_onnx(path: Path, name: str) -> tuple[bytes, str]:
         raise ModelError(f"{path} is not an ONNX file: {type(exc).__name__}") from exc
     if any(init.data_location == onnx.TensorProto.EXTERNAL for init in model.graph.initializer):
         raise ModelError(f"{path} keeps its weights in external data; re-export it with the weights inside")
-    session = open_session(data, Candidate("cpu", ((CPU, {}),)), threads=1)
+    session = cpu_session(data, threads=1)
     check_signature(session, str(path))
     props = {p.key: p for p in model.metadata_props}
     if "name" in props:
@@ -84,7 +85,7 @@ def _import_onnx(path: Path, name: str) -> tuple[bytes, str]:
     return model.SerializeToString(), "signature checked with a CPU session"
 
 
-def _import_checkpoint(path: Path, name: str, fmt: str, precision: str) -> tuple[bytes, str]:
+def _import_checkpoint(path: Path, name: str, fmt: str, precision: str, real_images) -> tuple[bytes, str]:
     from export import require_torch
 
     require_torch()
@@ -98,5 +99,6 @@ def _import_checkpoint(path: Path, name: str, fmt: str, precision: str) -> tuple
         art = ML5_STYLES.get(style)
         meta = {"license": ML5_LICENSE, "artwork": art.describe() if art else "unknown",
                 "source": f"ml5:{style}"}
-    data, report = export_model(loaded, None, name=name, precision=precision, metadata=meta)
+    data, report = export_model(loaded, None, name=name, precision=precision, metadata=meta,
+                                real_images=real_images)
     return data, report.summary()
