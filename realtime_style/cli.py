@@ -146,14 +146,21 @@ def _read_rgb(paths: Optional[list[str]]) -> list:
 
 
 def _progress():
+    """A progress bar on stderr (frames, FPS, ETA); silent when stderr is not a terminal."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class FpsColumn(ProgressColumn):
+        def render(self, task) -> Text:
+            return Text(f"{task.speed:5.1f} fps" if task.speed else "  ... fps")
 
     console = Console(stderr=True)
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        FpsColumn(),
         TimeRemainingColumn(),
         console=console,
         transient=True,
@@ -230,6 +237,54 @@ def export_cmd(
     )
     _err(f"wrote {out} ({report.bytes / 1e6:.1f} MB, {precision}, {'dynamic size' if not fixed else size})")
     _err(report.summary())
+
+
+# -- convert ---------------------------------------------------------------------------------
+@app.command()
+@reports_errors
+def convert(
+    input: Annotated[str, typer.Argument(help="A video file, or a directory of PNG/JPEG frames.")],
+    output: Annotated[str, typer.Argument(help="A .mp4/.mkv/.mov file, or a directory for one PNG per frame.")],
+    style: StyleOpt = None,
+    provider: ProviderOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    max_side: MaxSideOpt = 0,
+    strength: StrengthOpt = 1.0,
+    preserve_color: PreserveOpt = False,
+    threads: ThreadsOpt = 0,
+    codec: Annotated[str, typer.Option(help="Video encoder: libx264, libx265, h264_nvenc, ...")] = "libx264",
+    crf: Annotated[int, typer.Option(min=0, max=51, help="Quality (lower is better; nvenc: cq).")] = 18,
+    preset: Annotated[str, typer.Option(help="x264/x265 speed preset.")] = "veryfast",
+    no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop the audio streams.")] = False,
+    frame_limit: Annotated[int, typer.Option(min=0, help="Stop after N frames (0 = all).")] = 0,
+    fps: Annotated[float, typer.Option(min=0.001, help="Frame rate for a frame-directory input.")] = 25.0,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing OUTPUT.")] = False,
+) -> None:
+    """Stylize a video frame by frame: same frames, size, timestamps; audio kept."""
+    from fractions import Fraction
+
+    from realtime_style.convert_job import convert as run_convert
+    from realtime_style.io.video_file import EncodeSettings
+
+    engine = build_engine(style, provider, precision, max_side, strength, preserve_color, threads)
+    with _progress() as progress:
+        bar = progress.add_task("converting", total=None)
+        result = run_convert(
+            input, output, engine,
+            settings=EncodeSettings(codec=codec, crf=crf, preset=preset),
+            audio=not no_audio, frame_limit=frame_limit, overwrite=overwrite,
+            fps=Fraction(fps).limit_denominator(1001),
+            on_start=lambda total: progress.update(bar, total=total or None),
+            on_frame=lambda _f: progress.advance(bar),
+        )
+    audio = f", {result.audio_streams} audio stream{'s' if result.audio_streams != 1 else ''} kept" \
+        if result.audio_streams else ""
+    summary = (f"{result.frames} frames in {result.stats.wall_s:.1f} s ({result.stats.fps:.1f} fps, "
+               f"{engine.provider}){audio}")
+    if result.interrupted:
+        _err(f"interrupted: kept a playable {result.output} with the first {summary}")
+        raise typer.Exit(130)
+    _err(f"wrote {result.output}: {summary}")
 
 
 # -- models ----------------------------------------------------------------------------------

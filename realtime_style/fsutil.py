@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -11,37 +12,74 @@ from typing import Iterator
 from realtime_style.errors import OutputError
 
 
+class PendingFile:
+    """A temporary file (or directory) beside ``target``, renamed onto it by ``commit``.
+
+    The temporary name keeps ``target``'s suffix so tools that pick a format by extension
+    still work. ``discard`` removes it; both are safe to call more than once.
+    """
+
+    def __init__(self, target: str | os.PathLike, *, directory: bool = False) -> None:
+        self.target = Path(target)
+        parent = self.target.parent if str(self.target.parent) else Path(".")
+        if not parent.is_dir():
+            raise OutputError(f"output directory {parent} does not exist")
+        prefix, suffix = f".{self.target.stem}.", f".tmp{self.target.suffix}"
+        try:
+            if directory:
+                self.path = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=parent))
+            else:
+                fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=parent)
+                os.close(fd)
+                self.path = Path(tmp)
+        except OSError as exc:
+            raise OutputError(f"cannot write to {parent}: {exc.strerror or exc}") from exc
+        self.directory = directory
+        self.done = False
+
+    def commit(self) -> None:
+        """Give the result a normal mode (mkstemp makes 0600) and move it into place."""
+        try:
+            os.chmod(self.path, _mode_for(self.target, self.directory))
+            if self.directory and self.target.is_dir():
+                old = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")
+                os.replace(self.target, old)
+                os.replace(self.path, self.target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(self.path, self.target)
+        except OSError as exc:
+            self.discard()
+            raise OutputError(f"cannot write {self.target}: {exc.strerror or exc}") from exc
+        self.done = True
+
+    def discard(self) -> None:
+        if self.done:
+            return
+        with contextlib.suppress(OSError):
+            if self.directory:
+                shutil.rmtree(self.path)
+            else:
+                self.path.unlink()
+        self.done = True
+
+
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
 
-    The temporary name keeps ``suffix`` (default: the target's) so tools that choose a
-    format by extension still work. On any exception the temporary file is removed and
-    the target is left untouched.
+    On any exception the temporary file is removed and the target is left untouched.
     """
-    target = Path(target)
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"output directory {parent} does not exist")
-    suffix = target.suffix if suffix is None else suffix
+    pending = PendingFile(target)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{suffix}", dir=parent)
+        yield pending.path
     except OSError as exc:
-        raise OutputError(f"cannot write to {parent}: {exc.strerror or exc}") from exc
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        # mkstemp makes 0600 files: give the result the mode a plain open() would (or the
-        # mode of the file it replaces).
-        os.chmod(tmp_path, _mode_for(target))
-        os.replace(tmp_path, target)
-    except OSError as exc:
-        _remove_quietly(tmp_path)
+        pending.discard()
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
     except BaseException:
-        _remove_quietly(tmp_path)
+        pending.discard()
         raise
+    pending.commit()
 
 
 def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> None:
@@ -52,15 +90,11 @@ def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> None:
             os.fsync(fh.fileno())
 
 
-def _mode_for(target: Path) -> int:
+def _mode_for(target: Path, directory: bool) -> int:
+    """The mode of the file being replaced, else what a plain open()/mkdir() would give."""
     try:
         return target.stat().st_mode & 0o7777
     except OSError:
         umask = os.umask(0)
         os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _remove_quietly(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()
+        return (0o777 if directory else 0o666) & ~umask

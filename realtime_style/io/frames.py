@@ -1,0 +1,30 @@
+"""What travels through the pipeline: one frame and what must come out with it."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class Frame:
+    index: int  # 0-based position in the source
+    rgb: np.ndarray  # the source picture, RGB uint8 (H, W, 3), upright
+    pts: int | None = None  # presentation timestamp in ``time_base`` units (video files)
+    time_base: Fraction | None = None
+    duration: int | None = None  # in ``time_base`` units, when the source knows it
+    name: str | None = None  # the source frame's file name (frame directories)
+    captured: float = dataclasses.field(default_factory=time.perf_counter)
+    output: np.ndarray | None = None  # the stylized picture, once the engine has run
+    # Things the sink writes next to this frame, untouched by the stages (audio packets).
+    attachments: list[Any] = dataclasses.field(default_factory=list)
+
+    @property
+    def seconds(self) -> float | None:
+        if self.pts is None or self.time_base is None:
+            return None
+        return float(self.pts * self.time_base)

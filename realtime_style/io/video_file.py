@@ -1,0 +1,262 @@
+"""Video files with PyAV: decode with audio kept aside, encode H.264 with timestamps kept.
+
+The source yields upright RGB frames (a display-matrix rotation is applied to the pixels,
+so the output carries none: rotation is handled once) with their original pts, and hands
+the audio packets it met along with the next video frame. The sink encodes the stylized
+frames at the same pts and time base (variable frame rate survives), remuxes the audio
+packets untouched, and writes to a temporary file that is renamed only on success.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+from av.video.reformatter import ColorRange, Colorspace
+
+from realtime_style.errors import InputError, OutputError
+from realtime_style.fsutil import PendingFile
+from realtime_style.io.frames import Frame
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".m4v", ".avi", ".webm")
+OUTPUT_SUFFIXES = (".mp4", ".mkv", ".mov")
+_BT709 = 1  # AVCOL_PRI_BT709 / AVCOL_TRC_BT709
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoInfo:
+    width: int  # upright, after rotation
+    height: int
+    fps: Fraction  # average frame rate (the encoder's hint; timestamps carry the truth)
+    time_base: Fraction
+    frames: int  # the container's count, or an estimate from the duration; 0 if unknown
+    rotation: int  # degrees counter-clockwise applied to the decoded pixels
+    codec: str
+    audio: tuple[str, ...]  # codec names of the audio streams
+
+
+def _open_input(path: Path):
+    if not path.exists():
+        raise InputError(f"{path} does not exist")
+    if path.is_dir():
+        raise InputError(f"{path} is a directory; frame directories need image files inside")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path} is empty")
+    try:
+        return av.open(str(path), "r")
+    except av.error.FFmpegError as exc:
+        raise InputError(f"{path} is not a readable video ({_why(exc)})") from exc
+
+
+class VideoFileSource:
+    def __init__(self, path: str | os.PathLike, *, audio: bool = True) -> None:
+        self.path = Path(path)
+        self._container = _open_input(self.path)
+        try:
+            if not self._container.streams.video:
+                raise InputError(f"{self.path} has no video stream")
+            self._video = self._container.streams.video[0]
+            self._video.thread_type = "AUTO"
+            self._audio = list(self._container.streams.audio) if audio else []
+            self.info = self._probe()
+        except BaseException:
+            self._container.close()
+            raise
+        self._pending: list = []
+        self.frames_decoded = 0
+
+    @property
+    def audio_streams(self) -> list:
+        return self._audio
+
+    def _probe(self) -> VideoInfo:
+        v = self._video
+        ctx = v.codec_context
+        if not ctx.width or not ctx.height:
+            raise InputError(f"{self.path}: the video stream has no picture size (undecodable stream)")
+        # Decode the first frame to learn the rotation and prove the stream decodes.
+        rotation = 0
+        try:
+            for frame in self._container.decode(v):
+                rotation = int(round(getattr(frame, "rotation", 0) or 0)) % 360
+                break
+            else:
+                raise InputError(f"{self.path}: the video stream has no decodable frames")
+        except av.error.FFmpegError as exc:
+            raise InputError(f"{self.path}: the video stream cannot be decoded ({_why(exc)})") from exc
+        self._reopen()
+        fps = v.average_rate or v.guessed_rate or Fraction(25)
+        frames = int(v.frames or 0)
+        if not frames and v.duration and v.time_base:
+            frames = int(round(float(v.duration * v.time_base * fps)))
+        w, h = ctx.width, ctx.height
+        if rotation in (90, 270):
+            w, h = h, w
+        return VideoInfo(w, h, Fraction(fps), v.time_base or Fraction(1, 90000), frames, rotation, ctx.name,
+                         tuple(a.codec_context.name for a in self._audio))
+
+    def _reopen(self) -> None:
+        """Seeking back is not exact for every container: reopen for a clean first pass."""
+        self._container.close()
+        self._container = av.open(str(self.path), "r")
+        self._video = self._container.streams.video[0]
+        self._video.thread_type = "AUTO"
+        self._audio = [self._container.streams.audio[i] for i in range(len(self._audio))]
+
+    def frames(self) -> Iterator[Frame]:
+        streams = [self._video, *self._audio]
+        audio_ids = {s.index for s in self._audio}
+        try:
+            for packet in self._container.demux(streams):
+                if packet.stream.index in audio_ids:
+                    if packet.dts is not None:  # the demuxer's final flush packet is not data
+                        self._pending.append(packet)
+                    continue
+                for vf in packet.decode():  # the video flush packet drains the decoder
+                    yield self._to_frame(vf)
+        except av.error.FFmpegError as exc:
+            raise InputError(
+                f"{self.path}: decoding failed after {self.frames_decoded} good frames ({_why(exc)})"
+            ) from exc
+
+    def _to_frame(self, vf) -> Frame:
+        rgb = vf.to_ndarray(format="rgb24")
+        if self.info.rotation:
+            rgb = np.ascontiguousarray(np.rot90(rgb, k=self.info.rotation // 90))
+        attachments, self._pending = self._pending, []
+        frame = Frame(self.frames_decoded, rgb, pts=vf.pts, time_base=vf.time_base or self._video.time_base,
+                      duration=getattr(vf, "duration", None) or None, attachments=attachments)
+        self.frames_decoded += 1
+        return frame
+
+    def trailing_attachments(self) -> list:
+        rest, self._pending = self._pending, []
+        return rest
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._container.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class EncodeSettings:
+    codec: str = "libx264"
+    crf: int = 18
+    preset: str = "veryfast"
+
+
+class VideoFileSink:
+    """Encodes stylized frames into ``target`` (MP4/MKV/MOV by extension), atomically."""
+
+    def __init__(self, target: str | os.PathLike, info: VideoInfo, settings: EncodeSettings = EncodeSettings(),
+                 audio_streams: list | None = None) -> None:
+        self.target = Path(target)
+        suffix = self.target.suffix.lower()
+        if suffix not in OUTPUT_SUFFIXES:
+            raise OutputError(f"{self.target}: write .mp4, .mkv or .mov (or give a directory for PNG frames)")
+        self._pending = PendingFile(self.target)
+        self.tmp = self._pending.path
+        self.frames_written = 0
+        self._last_pts: int | None = None
+        try:
+            self._container = av.open(str(self.tmp), "w", format={".mov": "mov", ".mkv": "matroska"}.get(suffix, "mp4"))
+            self._stream = self._add_video(info, settings)
+            self._audio_map = {}
+            for src in audio_streams or []:
+                try:
+                    self._audio_map[src.index] = self._container.add_stream_from_template(src)
+                except (av.error.FFmpegError, ValueError) as exc:
+                    raise OutputError(
+                        f"the {src.codec_context.name} audio cannot go into a {suffix} file ({_why(exc)}); "
+                        "write .mkv, or pass --no-audio"
+                    ) from exc
+        except BaseException:
+            self.abort()
+            raise
+
+    def _add_video(self, info: VideoInfo, settings: EncodeSettings):
+        odd = info.width % 2 or info.height % 2
+        try:
+            stream = self._container.add_stream(settings.codec, rate=info.fps)
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise OutputError(f"encoder {settings.codec!r} is not available ({_why(exc)})") from exc
+        stream.width, stream.height = info.width, info.height
+        # 4:2:0 needs even sides; odd sizes keep their exact size in 4:4:4 instead.
+        stream.pix_fmt = "yuv444p" if odd and "nvenc" not in settings.codec else "yuv420p"
+        if odd and "nvenc" in settings.codec:
+            raise OutputError(f"{settings.codec} cannot encode the odd size {info.width}x{info.height}; use libx264")
+        stream.time_base = info.time_base
+        stream.codec_context.time_base = info.time_base
+        ctx = stream.codec_context
+        ctx.colorspace, ctx.color_range = Colorspace.ITU709, ColorRange.MPEG
+        ctx.color_primaries, ctx.color_trc = _BT709, _BT709
+        if "nvenc" in settings.codec:
+            stream.options = {"rc": "vbr", "cq": str(settings.crf), "preset": "p4"}
+        elif settings.codec in ("libx264", "libx265"):
+            stream.options = {"crf": str(settings.crf), "preset": settings.preset}
+        return stream
+
+    def write(self, frame: Frame) -> None:
+        img = frame.output if frame.output is not None else frame.rgb
+        vf = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(
+            format=self._stream.pix_fmt, dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG
+        )
+        pts = frame.pts if frame.pts is not None else frame.index
+        if self._last_pts is not None and pts <= self._last_pts:  # broken or missing timestamps
+            pts = self._last_pts + 1
+        vf.pts, vf.time_base = pts, self._stream.codec_context.time_base
+        if frame.duration:
+            vf.duration = frame.duration  # keeps the last frame's duration (and so the stream's)
+        self._last_pts = pts
+        try:
+            for packet in self._stream.encode(vf):
+                self._container.mux(packet)
+            self._mux_attachments(frame.attachments)
+        except av.error.FFmpegError as exc:
+            raise OutputError(f"writing {self.target} failed after {self.frames_written} frames ({_why(exc)})") from exc
+        except OSError as exc:
+            raise OutputError(f"writing {self.target} failed: {exc.strerror or exc}") from exc
+        self.frames_written += 1
+
+    def _mux_attachments(self, packets: list) -> None:
+        for packet in packets:
+            out = self._audio_map.get(packet.stream.index)
+            if out is not None:
+                packet.stream = out
+                self._container.mux(packet)
+
+    def finish(self, trailing: list) -> None:
+        try:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
+            self._mux_attachments(trailing)
+            self._container.close()
+        except (av.error.FFmpegError, OSError) as exc:
+            self.abort()
+            raise OutputError(f"finishing {self.target} failed ({_why(exc)})") from exc
+        if self.frames_written == 0:
+            self.abort()
+            raise InputError("no frames were decoded; nothing was written")
+        self._pending.commit()
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self._container.close()
+        self._pending.discard()
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    source = VideoFileSource(path)
+    source.close()
+    return source.info
+
+
+def _why(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.strip().splitlines()[0][:200] if text else type(exc).__name__

@@ -1,0 +1,208 @@
+"""The frame pipeline: source -> stages -> sink, each in its own thread.
+
+Threads are joined by small bounded queues. In file mode a full queue blocks its producer
+(back-pressure: nothing is ever dropped). Any thread's failure stops the others and is
+re-raised in the caller; ``stop`` ends the run early and still lets the sink finish the
+frames that reached it. Shared by ``convert``, ``live``, ``eval`` and ``bench``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import threading
+import time
+from typing import Callable, Iterable, Iterator, Protocol
+
+from realtime_style.io.frames import Frame
+
+_END = object()  # end of stream marker
+_POLL_S = 0.05
+
+
+class Source(Protocol):
+    def frames(self) -> Iterator[Frame]: ...
+    def close(self) -> None: ...
+
+
+class Sink(Protocol):
+    def write(self, frame: Frame) -> None: ...
+    def finish(self, attachments: list) -> None: ...  # flush: the run is complete or stopped
+    def abort(self) -> None: ...  # discard: the run failed
+
+
+Stage = Callable[[Frame], Frame]
+
+
+@dataclasses.dataclass
+class StageTiming:
+    name: str
+    frames: int = 0
+    busy_s: float = 0.0
+
+    @property
+    def ms_per_frame(self) -> float:
+        return 1000.0 * self.busy_s / self.frames if self.frames else 0.0
+
+
+@dataclasses.dataclass
+class RunStats:
+    frames_in: int = 0
+    frames_out: int = 0
+    wall_s: float = 0.0
+    stopped: bool = False  # ended by ``stop`` before the source ran out
+    stages: list[StageTiming] = dataclasses.field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames_out / self.wall_s if self.wall_s > 0 else 0.0
+
+
+class PipelineError(Exception):
+    """Wraps the first failure of a pipeline thread, with how far the run got."""
+
+    def __init__(self, error: BaseException, stats: RunStats):
+        super().__init__(str(error))
+        self.error = error
+        self.stats = stats
+
+
+class Pipeline:
+    def __init__(
+        self,
+        source: Source,
+        stages: Iterable[tuple[str, Stage]],
+        sink: Sink,
+        *,
+        queue_size: int = 4,
+        frame_limit: int = 0,
+        on_frame: Callable[[Frame], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.stages = list(stages)
+        self.sink = sink
+        self.queue_size = queue_size
+        self.frame_limit = frame_limit
+        self.on_frame = on_frame  # called in the sink thread after each written frame
+        self._stop = threading.Event()
+        self._failed = threading.Event()
+        self._errors: list[BaseException] = []
+        names = ["source", *(n for n, _ in self.stages), "sink"]
+        self.stats = RunStats(stages=[StageTiming(n) for n in names])
+
+    # -- control ------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """End early: the source stops, frames already read are finished and written."""
+        self._stop.set()
+
+    def run(self, wait: Callable[[float], None] | None = None) -> RunStats:
+        """Run to completion. ``wait`` is called in the calling thread between checks (so a
+        main thread stays responsive to signals); it defaults to a short sleep."""
+        queues = [queue.Queue(self.queue_size) for _ in range(len(self.stages) + 1)]
+        threads = [threading.Thread(target=self._guard, args=(self._read, queues[0]), name="source", daemon=True)]
+        for i, (name, fn) in enumerate(self.stages):
+            threads.append(threading.Thread(target=self._guard, args=(self._stage, fn, self.stats.stages[i + 1],
+                                            queues[i], queues[i + 1]), name=name, daemon=True))
+        threads.append(threading.Thread(target=self._guard, args=(self._write, queues[-1]), name="sink", daemon=True))
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        try:
+            sink_thread = threads[-1]
+            while sink_thread.is_alive():
+                (wait or time.sleep)(_POLL_S)
+        finally:
+            for t in threads:
+                t.join(timeout=5.0)
+            self.stats.wall_s = time.perf_counter() - start
+            self.source.close()
+        if self._errors:
+            raise PipelineError(self._errors[0], self.stats)
+        return self.stats
+
+    # -- threads ------------------------------------------------------------------------------
+    def _guard(self, fn, *args) -> None:
+        try:
+            fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - every failure is reported to run()
+            self._errors.append(exc)
+            self._failed.set()
+
+    def _put(self, q: queue.Queue, item) -> bool:
+        """Blocking put that gives up when the run failed. Returns False if it gave up."""
+        while not self._failed.is_set():
+            try:
+                q.put(item, timeout=_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _get(self, q: queue.Queue):
+        while not self._failed.is_set():
+            try:
+                return q.get(timeout=_POLL_S)
+            except queue.Empty:
+                continue
+        return _END
+
+    def _read(self, out: queue.Queue) -> None:
+        # The source stays open until the sink is done (run() closes it): frames may carry
+        # packets that still belong to the source's container.
+        timing = self.stats.stages[0]
+        it = iter(self.source.frames())
+        while True:
+            if self._stop.is_set() or (self.frame_limit and self.stats.frames_in >= self.frame_limit):
+                self.stats.stopped = self._stop.is_set()
+                break
+            t0 = time.perf_counter()
+            frame = next(it, None)
+            if frame is None:
+                break
+            timing.busy_s += time.perf_counter() - t0
+            timing.frames += 1
+            self.stats.frames_in += 1
+            if not self._put(out, frame):
+                return
+        trailing = [] if self.frame_limit or self.stats.stopped else \
+            list(getattr(self.source, "trailing_attachments", lambda: [])())
+        self._put(out, (_END, trailing))
+
+    def _stage(self, fn: Stage, timing: StageTiming, inq: queue.Queue, out: queue.Queue) -> None:
+        while True:
+            item = self._get(inq)
+            if item is _END:
+                return
+            if isinstance(item, tuple) and item[0] is _END:
+                self._put(out, item)
+                return
+            t0 = time.perf_counter()
+            item = fn(item)
+            timing.busy_s += time.perf_counter() - t0
+            timing.frames += 1
+            if not self._put(out, item):
+                return
+
+    def _write(self, inq: queue.Queue) -> None:
+        timing = self.stats.stages[-1]
+        try:
+            while True:
+                item = self._get(inq)
+                if item is _END:  # another thread failed
+                    break
+                if isinstance(item, tuple) and item[0] is _END:
+                    t0 = time.perf_counter()
+                    self.sink.finish(item[1])
+                    timing.busy_s += time.perf_counter() - t0
+                    return
+                t0 = time.perf_counter()
+                self.sink.write(item)
+                timing.busy_s += time.perf_counter() - t0
+                timing.frames += 1
+                self.stats.frames_out += 1
+                if self.on_frame:
+                    self.on_frame(item)
+        except BaseException:
+            self.sink.abort()
+            raise
+        self.sink.abort()
