@@ -51,31 +51,39 @@ class UpsampleConvLayer(nn.Module):
 
 
 class TransformerNet(nn.Module):
-    """Johnson et al. 2016 as in pytorch/examples (RGB 0..255 in and out, no tanh)."""
+    """Johnson et al. 2016 as in pytorch/examples (RGB 0..255 in and out, no tanh).
+
+    The defaults are pytorch/examples' network; ``channels`` and ``res_blocks`` make
+    narrower or shallower variants with the same layout and key names.
+    """
 
     pad_multiple = 4
 
-    def __init__(self):
+    def __init__(self, channels: tuple[int, int, int] = (32, 64, 128), res_blocks: int = 5):
         super().__init__()
-        self.conv1 = ConvLayer(3, 32, 9, 1)
-        self.in1 = nn.InstanceNorm2d(32, affine=True)
-        self.conv2 = ConvLayer(32, 64, 3, 2)
-        self.in2 = nn.InstanceNorm2d(64, affine=True)
-        self.conv3 = ConvLayer(64, 128, 3, 2)
-        self.in3 = nn.InstanceNorm2d(128, affine=True)
-        self.res1, self.res2, self.res3, self.res4, self.res5 = (ResidualBlock(128) for _ in range(5))
-        self.deconv1 = UpsampleConvLayer(128, 64, 3, 1, upsample=2)
-        self.in4 = nn.InstanceNorm2d(64, affine=True)
-        self.deconv2 = UpsampleConvLayer(64, 32, 3, 1, upsample=2)
-        self.in5 = nn.InstanceNorm2d(32, affine=True)
-        self.deconv3 = ConvLayer(32, 3, 9, 1)
+        c1, c2, c3 = channels
+        self.conv1 = ConvLayer(3, c1, 9, 1)
+        self.in1 = nn.InstanceNorm2d(c1, affine=True)
+        self.conv2 = ConvLayer(c1, c2, 3, 2)
+        self.in2 = nn.InstanceNorm2d(c2, affine=True)
+        self.conv3 = ConvLayer(c2, c3, 3, 2)
+        self.in3 = nn.InstanceNorm2d(c3, affine=True)
+        self.res_blocks = res_blocks
+        for i in range(1, res_blocks + 1):
+            setattr(self, f"res{i}", ResidualBlock(c3))
+        self.deconv1 = UpsampleConvLayer(c3, c2, 3, 1, upsample=2)
+        self.in4 = nn.InstanceNorm2d(c2, affine=True)
+        self.deconv2 = UpsampleConvLayer(c2, c1, 3, 1, upsample=2)
+        self.in5 = nn.InstanceNorm2d(c1, affine=True)
+        self.deconv3 = ConvLayer(c1, 3, 9, 1)
         self.relu = nn.ReLU()
 
     def forward(self, x):
         y = self.relu(self.in1(self.conv1(x)))
         y = self.relu(self.in2(self.conv2(y)))
         y = self.relu(self.in3(self.conv3(y)))
-        y = self.res5(self.res4(self.res3(self.res2(self.res1(y)))))
+        for i in range(1, self.res_blocks + 1):
+            y = getattr(self, f"res{i}")(y)
         y = self.relu(self.in4(self.deconv1(y)))
         y = self.relu(self.in5(self.deconv2(y)))
         return self.deconv3(y)

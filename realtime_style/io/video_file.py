@@ -69,6 +69,7 @@ class VideoFileSource:
             self._container.close()
             raise
         self._pending: list = []
+        self._generator: Iterator[Frame] | None = None
         self.frames_decoded = 0
 
     @property
@@ -80,17 +81,7 @@ class VideoFileSource:
         ctx = v.codec_context
         if not ctx.width or not ctx.height:
             raise InputError(f"{self.path}: the video stream has no picture size (undecodable stream)")
-        # Decode the first frame to learn the rotation and prove the stream decodes.
-        rotation = 0
-        try:
-            for frame in self._container.decode(v):
-                rotation = int(round(getattr(frame, "rotation", 0) or 0)) % 360
-                break
-            else:
-                raise InputError(f"{self.path}: the video stream has no decodable frames")
-        except av.error.FFmpegError as exc:
-            raise InputError(f"{self.path}: the video stream cannot be decoded ({_why(exc)})") from exc
-        self._reopen()
+        rotation = self._first_frame_rotation()
         fps = v.average_rate or v.guessed_rate or Fraction(25)
         frames = int(v.frames or 0)
         if not frames and v.duration and v.time_base:
@@ -101,15 +92,29 @@ class VideoFileSource:
         return VideoInfo(w, h, Fraction(fps), v.time_base or Fraction(1, 90000), frames, rotation, ctx.name,
                          tuple(a.codec_context.name for a in self._audio))
 
-    def _reopen(self) -> None:
-        """Seeking back is not exact for every container: reopen for a clean first pass."""
-        self._container.close()
-        self._container = av.open(str(self.path), "r")
-        self._video = self._container.streams.video[0]
-        self._video.thread_type = "AUTO"
-        self._audio = [self._container.streams.audio[i] for i in range(len(self._audio))]
+    def _first_frame_rotation(self) -> int:
+        """Decode the first frame in a container of its own: it proves the stream decodes
+        and tells the rotation. Every PyAV generator is closed before its container: one
+        left suspended is finalized later, in any thread, on freed FFmpeg state."""
+        container = av.open(str(self.path), "r")
+        frames = container.decode(video=0)
+        try:
+            frame = next(frames, None)
+        except av.error.FFmpegError as exc:
+            raise InputError(f"{self.path}: the video stream cannot be decoded ({_why(exc)})") from exc
+        finally:
+            frames.close()
+            container.close()
+        if frame is None:
+            raise InputError(f"{self.path}: the video stream has no decodable frames")
+        return int(round(getattr(frame, "rotation", 0) or 0)) % 360
 
     def frames(self) -> Iterator[Frame]:
+        """One pass over the file. ``close`` closes this generator before the container."""
+        self._generator = self._frames()
+        return self._generator
+
+    def _frames(self) -> Iterator[Frame]:
         streams = [self._video, *self._audio]
         audio_ids = {s.index for s in self._audio}
         try:
@@ -140,6 +145,9 @@ class VideoFileSource:
         return rest
 
     def close(self) -> None:
+        if self._generator is not None:
+            self._generator.close()  # unwinds the demux/decode generators while FFmpeg state lives
+            self._generator = None
         with contextlib.suppress(Exception):
             self._container.close()
 
@@ -214,12 +222,16 @@ class VideoFileSink:
         if frame.duration:
             vf.duration = frame.duration  # keeps the last frame's duration (and so the stream's)
         self._last_pts = pts
+        packet = None
         try:
             for packet in self._stream.encode(vf):
                 self._container.mux(packet)
             self._mux_attachments(frame.attachments)
         except av.error.FFmpegError as exc:
-            raise OutputError(f"writing {self.target} failed after {self.frames_written} frames ({_why(exc)})") from exc
+            where = f"; packet pts {packet.pts} dts {packet.dts}" if packet is not None else ""
+            raise OutputError(
+                f"writing {self.target} failed after {self.frames_written} frames ({_why(exc)}{where})"
+            ) from exc
         except OSError as exc:
             raise OutputError(f"writing {self.target} failed: {exc.strerror or exc}") from exc
         self.frames_written += 1
