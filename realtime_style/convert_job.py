@@ -87,13 +87,11 @@ def convert(
                         frame_limit=frame_limit, on_frame=on_frame)
     if on_start:
         on_start(total)
-    with Interrupt(on_first=pipeline.stop, on_second=sink.abort) as interrupt:
+    with Interrupt(on_first=pipeline.stop, on_second=sink.remove_temporary) as interrupt:
         try:
             stats = pipeline.run(wait=interrupt.wait)
         except PipelineError as exc:
-            done = exc.stats.frames_out
             if isinstance(exc.error, StyleError):
-                raise type(exc.error)(f"{exc.error}; nothing was written ({done} frames had been converted)") \
-                    from exc.error
+                raise type(exc.error)(f"{exc.error}; nothing was written") from exc.error
             raise exc.error
     return ConvertResult(output, stats.frames_out, total, stats, interrupt.fired, len(source.audio_streams))

@@ -22,6 +22,8 @@ class PendingFile:
     def __init__(self, target: str | os.PathLike, *, directory: bool = False) -> None:
         self.target = Path(target)
         parent = self.target.parent if str(self.target.parent) else Path(".")
+        if parent.exists() and not parent.is_dir():
+            raise OutputError(f"{parent} is a file, not a directory")
         if not parent.is_dir():
             raise OutputError(f"output directory {parent} does not exist")
         prefix, suffix = f".{self.target.stem}.", f".tmp{self.target.suffix}"

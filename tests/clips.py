@@ -9,6 +9,7 @@ timestamps (variable frame rate).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,13 +19,20 @@ import numpy as np
 _CONTAINER = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov", ".avi": "avi", ".m4a": "mp4"}
 
 
-def picture(i: int, width: int, height: int) -> np.ndarray:
-    """Frame ``i``: smooth gradients plus blocks that make the picture asymmetric (so a wrong
-    rotation or flip is obvious) and a bar that moves from frame to frame."""
+@functools.lru_cache(maxsize=8)
+def _gradient(width: int, height: int) -> np.ndarray:
     y, x = np.mgrid[0:height, 0:width]
     img = np.empty((height, width, 3), np.uint8)
     img[..., 0] = (40 + 170 * x / max(width - 1, 1)).astype(np.uint8)
     img[..., 1] = (40 + 170 * y / max(height - 1, 1)).astype(np.uint8)
+    img.flags.writeable = False
+    return img
+
+
+def picture(i: int, width: int, height: int) -> np.ndarray:
+    """Frame ``i``: smooth gradients plus blocks that make the picture asymmetric (so a wrong
+    rotation or flip is obvious) and a bar that moves from frame to frame."""
+    img = _gradient(width, height).copy()
     img[..., 2] = (60 + (i * 7) % 120)
     img[: height // 3, : width // 4] = (250, 250, 250)  # top-left: white block
     img[height - height // 4:, width // 2:] = (10, 10, 10)  # bottom-right: black block
@@ -69,14 +77,20 @@ def make_clip(
     audio: bool = False,
     rotation: int | None = None,
     crf: int | None = None,
+    noise: int = 0,
 ) -> list[np.ndarray]:
     """Write a clip; returns the RGB pictures that went in (before the codec's losses).
 
     ``pts`` (with ``time_base``) gives every frame's timestamp: irregular steps make a
     variable-frame-rate clip. ``rotation`` stores a display matrix on the video stream.
+    ``noise`` adds that much random grain: frames that do not compress to almost nothing.
     """
     path = Path(path)
     pictures = [picture(i, width, height) for i in range(frames)]
+    if noise:
+        rng = np.random.default_rng(0)
+        grain = rng.integers(-noise, noise + 1, (8, height, width, 3))
+        pictures = [np.clip(p.astype(np.int16) + grain[i % 8], 0, 255).astype(np.uint8) for i, p in enumerate(pictures)]
     container = av.open(str(path), "w", format=_CONTAINER[path.suffix.lower()])
     try:
         stream = container.add_stream(codec, rate=rate)

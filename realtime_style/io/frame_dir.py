@@ -26,6 +26,12 @@ class FrameDirSource:
         self.files = [p for p in list_images(self.directory) if p.suffix.lower() in FRAME_SUFFIXES]
         if not self.files:
             raise InputError(f"{self.directory} contains no PNG or JPEG frames")
+        stems: dict[str, Path] = {}
+        for path in self.files:  # each becomes STEM.png in a frame-directory output
+            if path.stem in stems:
+                raise InputError(f"{stems[path.stem].name} and {path.name} would both become {path.stem}.png; "
+                                 "rename one of them")
+            stems[path.stem] = path
         first = read_image(self.files[0]).rgb
         h, w = first.shape[:2]
         self.info = VideoInfo(w, h, fps, 1 / fps, len(self.files), 0, "images", ())
@@ -72,4 +78,7 @@ class FrameDirSink:
         self._pending.commit()
 
     def abort(self) -> None:
+        self._pending.discard()
+
+    def remove_temporary(self) -> None:
         self._pending.discard()

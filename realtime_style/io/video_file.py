@@ -262,6 +262,11 @@ class VideoFileSink:
             self._container.close()
         self._pending.discard()
 
+    def remove_temporary(self) -> None:
+        """For an immediate exit from another thread: delete the temporary file without
+        touching the encoder, which the sink thread may be using at this moment."""
+        self._pending.discard()
+
 
 def probe(path: str | os.PathLike) -> VideoInfo:
     source = VideoFileSource(path)
