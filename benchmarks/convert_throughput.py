@@ -2,8 +2,9 @@
 
     python benchmarks/convert_throughput.py [--size 640x360] [--frames 60] [--json PATH]
 
-For two randomly initialised networks, a Johnson-size one (pytorch/examples TransformerNet)
-and a small one (channels 16/32/64, 3 residual blocks), it measures:
+For randomly initialised networks (speed does not depend on the weights): a Johnson-size
+one (pytorch/examples TransformerNet), a narrow Johnson (channels 16/32/64, 3 residual
+blocks) and our real-time student architecture, it measures:
 - model-only FPS: ONNX Runtime on an already prepared frame (warm-up excluded, median);
 - convert FPS: `convert` of a generated H.264 clip of the same size (decode, engine,
   encode in their threads), wall time from the first frame read to the file renamed.
@@ -28,16 +29,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from export.checkpoints import LoadedModel  # noqa: E402
-from export.networks import TransformerNet  # noqa: E402
+from export.networks import build  # noqa: E402
 from export.onnx_export import export_model  # noqa: E402
 from realtime_style.convert_job import convert  # noqa: E402
 from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
 from realtime_style.engine.geometry import prepare  # noqa: E402
 from realtime_style.testcard import card_image  # noqa: E402
 
-MODELS = {
-    "johnson": dict(channels=(32, 64, 128), res_blocks=5),
-    "small": dict(channels=(16, 32, 64), res_blocks=3),
+MODELS = {  # name: (architecture, its settings)
+    "johnson": ("johnson", dict(channels=(32, 64, 128), res_blocks=5)),
+    "johnson-small": ("johnson", dict(channels=(16, 32, 64), res_blocks=3)),
+    "student": ("student", {}),
 }
 
 
@@ -72,7 +74,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", default="640x360")
     ap.add_argument("--frames", type=int, default=60)
-    ap.add_argument("--models", default="johnson,small")
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json")
     args = ap.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
@@ -82,18 +85,29 @@ def main() -> None:
         clip = tmp / "clip.mp4"
         make_clip(clip, width, height, args.frames)
         for name in args.models.split(","):
-            net = TransformerNet(**MODELS[name]).eval()
-            data, _ = export_model(LoadedModel(net, "johnson", {}), None, name=name)
+            arch, config = MODELS[name]
+            data, _ = export_model(LoadedModel(build(arch, **config).eval(), arch, {}), None, name=name)
+            # model-only: one inference on all cores, as `image` and `bench` run it;
+            # convert: as the command runs it (automatic workers).
             engine = StyleEngine(data, InferenceOptions(provider="cpu"))
-            # Same number of timed frames for both measures; the model-only median first.
-            model_fps = model_only_fps(engine, width, height, runs=min(args.frames, 30))
-            result = convert(clip, tmp / f"{name}.mp4", engine, overwrite=True)
-            convert_fps = result.frames / result.stats.wall_s
+            converter = StyleEngine(data, InferenceOptions(provider="cpu", workers=0))
+            # This machine's speed drifts by 20 % from minute to minute: alternate the two
+            # measures over several rounds and compare medians.
+            model_runs, convert_runs, stages = [], [], None
+            for _ in range(args.rounds):
+                model_runs.append(model_only_fps(engine, width, height, runs=min(args.frames, 30)))
+                result = convert(clip, tmp / f"{name}.mp4", converter, overwrite=True)
+                convert_runs.append(result.frames / result.stats.wall_s)
+                stages = {s.name: round(s.ms_per_frame, 2) for s in result.stats.stages}
+            model_fps, convert_fps = statistics.median(model_runs), statistics.median(convert_runs)
             row = {
-                "model": name, "size": args.size, "frames": result.frames,
+                "model": name, "size": args.size, "frames": result.frames, "rounds": args.rounds,
+                "convert_workers": converter.workers, "convert_threads_per_worker": converter.threads,
                 "model_only_fps": round(model_fps, 2), "convert_fps": round(convert_fps, 2),
                 "ratio": round(convert_fps / model_fps, 3),
-                "stage_ms_per_frame": {s.name: round(s.ms_per_frame, 2) for s in result.stats.stages},
+                "model_only_runs": [round(v, 2) for v in model_runs],
+                "convert_runs": [round(v, 2) for v in convert_runs],
+                "stage_ms_per_frame (last round)": stages,
             }
             results.append(row)
             print(json.dumps(row), flush=True)

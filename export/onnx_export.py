@@ -145,13 +145,13 @@ def export_model(
     _set_metadata(model, meta)
     onnx.checker.check_model(model, full_check=True)
     fp32_bytes = model.SerializeToString()
-    checks = verify_against_torch(net, fp32_bytes, size, real_images)
+    checks = verify_against_torch(net, fp32_bytes, size, real_images, multiple)
     report = ExportReport(None, precision, size, checks)
     data = fp32_bytes
     if precision == "fp16":
         half = convert_to_fp16(model)
         data = half.SerializeToString()
-        report.fp16_psnr_db = fp16_gate(fp32_bytes, data, size)
+        report.fp16_psnr_db = fp16_gate(fp32_bytes, data, size, multiple)
     report.bytes = len(data)
     if out is not None:
         write_bytes_atomic(out, data)
@@ -159,26 +159,28 @@ def export_model(
     return data, report
 
 
-def verification_images(size: tuple[int, int] | None, real_images=()) -> list[tuple[str, np.ndarray]]:
-    """A random image and a structured test card (two sizes when dynamic), plus real ones."""
+def verification_images(size: tuple[int, int] | None, real_images=(), multiple: int = 4
+                        ) -> list[tuple[str, np.ndarray]]:
+    """A random image and a structured test card (two sizes when dynamic), plus real ones;
+    dynamic sizes are multiples of the network's ``multiple``."""
     import cv2
 
     rng = np.random.default_rng(1234)
-    sizes = [size] if size else [(96, 128), (180, 244)]
+    sizes = [size] if size else [(96, 128), (180 - 180 % multiple, 244 - 244 % multiple)]
     images = [("random noise", rng.integers(0, 256, (*sizes[0], 3), dtype=np.uint8))]
     images += [(f"test card {w}x{h}", card_image(h, w, seed=i)) for i, (h, w) in enumerate(sizes)]
     for label, img in real_images:
-        h, w = size or (img.shape[0] - img.shape[0] % 4, img.shape[1] - img.shape[1] % 4)
+        h, w = size or (img.shape[0] - img.shape[0] % multiple, img.shape[1] - img.shape[1] % multiple)
         img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA) if size else img[:h, :w]
         images.append((label, np.ascontiguousarray(img)))
     return images
 
 
-def verify_against_torch(net, model_bytes: bytes, size, real_images=()) -> list[Check]:
+def verify_against_torch(net, model_bytes: bytes, size, real_images=(), multiple: int = 4) -> list[Check]:
     session = cpu_session(model_bytes)
     wrapper = UInt8RGB(net).eval()
     checks = []
-    for label, img in verification_images(size, real_images):
+    for label, img in verification_images(size, real_images, multiple):
         got = session.run(["output"], {"input": img[None]})[0]
         with torch.no_grad():
             want = wrapper(torch.from_numpy(img[None])).numpy()
@@ -195,10 +197,10 @@ def verify_against_torch(net, model_bytes: bytes, size, real_images=()) -> list[
     return checks
 
 
-def fp16_gate(fp32_bytes: bytes, fp16_bytes: bytes, size) -> float:
+def fp16_gate(fp32_bytes: bytes, fp16_bytes: bytes, size, multiple: int = 4) -> float:
     s32, s16 = cpu_session(fp32_bytes), cpu_session(fp16_bytes)
     worst = math.inf
-    for _label, img in verification_images(size):
+    for _label, img in verification_images(size, multiple=multiple):
         a = s32.run(["output"], {"input": img[None]})[0]
         b = s16.run(["output"], {"input": img[None]})[0]
         worst = min(worst, psnr(a, b))

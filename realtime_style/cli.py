@@ -93,7 +93,7 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
     return value
 
 
-def build_engine(style, provider, precision, max_side, strength, preserve_color, threads):
+def build_engine(style, provider, precision, max_side, strength, preserve_color, threads, workers=1):
     from realtime_style.engine import InferenceOptions, StyleEngine
     from realtime_style.engine.options import PRECISIONS, PROVIDERS
     from realtime_style.models import registry
@@ -105,6 +105,7 @@ def build_engine(style, provider, precision, max_side, strength, preserve_color,
         strength=strength,
         preserve_color=preserve_color,
         threads=threads,
+        workers=workers,
     )
     model = registry.resolve_style(style)
     engine = StyleEngine(model, options, cache_dir=registry.home() / "trt_cache")
@@ -252,6 +253,8 @@ def convert(
     strength: StrengthOpt = 1.0,
     preserve_color: PreserveOpt = False,
     threads: ThreadsOpt = 0,
+    workers: Annotated[int, typer.Option(min=0, help="Frames inferred at once (0 = automatic: one per CPU core "
+                                          "on the CPU provider).")] = 0,
     codec: Annotated[str, typer.Option(help="Video encoder: libx264, libx265, h264_nvenc, ...")] = "libx264",
     crf: Annotated[int, typer.Option(min=0, max=51, help="Quality (lower is better; nvenc: cq).")] = 18,
     preset: Annotated[str, typer.Option(help="x264/x265 speed preset.")] = "veryfast",
@@ -266,7 +269,7 @@ def convert(
     from realtime_style.convert_job import convert as run_convert
     from realtime_style.io.video_file import EncodeSettings
 
-    engine = build_engine(style, provider, precision, max_side, strength, preserve_color, threads)
+    engine = build_engine(style, provider, precision, max_side, strength, preserve_color, threads, workers)
     with _progress() as progress:
         bar = progress.add_task("converting", total=None)
         result = run_convert(

@@ -83,7 +83,8 @@ def convert(
         return frame
 
     total = min(info.frames, frame_limit) if frame_limit and info.frames else (frame_limit or info.frames)
-    pipeline = Pipeline(source, [("engine", stylize), *extra_stages], sink, queue_size=queue_size,
+    pipeline = Pipeline(source, [("engine", stylize, engine.workers), *extra_stages], sink,
+                        queue_size=max(queue_size, 2 * engine.workers),
                         frame_limit=frame_limit, on_frame=on_frame)
     if on_start:
         on_start(total)

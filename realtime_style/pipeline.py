@@ -1,14 +1,18 @@
 """The frame pipeline: source -> stages -> sink, each in its own thread.
 
 Threads are joined by small bounded queues. In file mode a full queue blocks its producer
-(back-pressure: nothing is ever dropped). Any thread's failure stops the others and is
-re-raised in the caller; ``stop`` ends the run early and still lets the sink finish the
-frames that reached it. Shared by ``convert``, ``live``, ``eval`` and ``bench``.
+(back-pressure: nothing is ever dropped). A stage may run several workers on different
+frames at once (frame parallelism: on a CPU, two single-threaded inferences beat one
+two-threaded inference); its results are put back in order before the next stage. Any
+thread's failure stops the others and is re-raised in the caller; ``stop`` ends the run
+early and still lets the sink finish the frames that reached it. Shared by ``convert``,
+``live``, ``eval`` and ``bench``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import queue
 import threading
 import time
@@ -71,7 +75,7 @@ class Pipeline:
     def __init__(
         self,
         source: Source,
-        stages: Iterable[tuple[str, Stage]],
+        stages: Iterable[tuple[str, Stage] | tuple[str, Stage, int]],
         sink: Sink,
         *,
         queue_size: int = 4,
@@ -79,7 +83,7 @@ class Pipeline:
         on_frame: Callable[[Frame], None] | None = None,
     ) -> None:
         self.source = source
-        self.stages = list(stages)
+        self.stages = [(st[0], st[1], st[2] if len(st) > 2 else 1) for st in stages]
         self.sink = sink
         self.queue_size = queue_size
         self.frame_limit = frame_limit
@@ -87,7 +91,7 @@ class Pipeline:
         self._stop = threading.Event()
         self._failed = threading.Event()
         self._errors: list[BaseException] = []
-        names = ["source", *(n for n, _ in self.stages), "sink"]
+        names = ["source", *(n for n, _, _ in self.stages), "sink"]
         self.stats = RunStats(stages=[StageTiming(n) for n in names])
 
     # -- control ------------------------------------------------------------------------------
@@ -100,9 +104,11 @@ class Pipeline:
         main thread stays responsive to signals); it defaults to a short sleep."""
         queues = [queue.Queue(self.queue_size) for _ in range(len(self.stages) + 1)]
         threads = [threading.Thread(target=self._guard, args=(self._read, queues[0]), name="source", daemon=True)]
-        for i, (name, fn) in enumerate(self.stages):
-            threads.append(threading.Thread(target=self._guard, args=(self._stage, fn, self.stats.stages[i + 1],
-                                            queues[i], queues[i + 1]), name=name, daemon=True))
+        for i, (name, fn, workers) in enumerate(self.stages):
+            group = _WorkerGroup(workers, queues[i + 1])
+            for w in range(workers):
+                threads.append(threading.Thread(target=self._guard, args=(
+                    self._stage, fn, self.stats.stages[i + 1], queues[i], group), name=f"{name}-{w}", daemon=True))
         threads.append(threading.Thread(target=self._guard, args=(self._write, queues[-1]), name="sink", daemon=True))
         start = time.perf_counter()
         for t in threads:
@@ -161,26 +167,31 @@ class Pipeline:
                 break
             timing.busy_s += time.perf_counter() - t0
             timing.frames += 1
-            self.stats.frames_in += 1
-            if not self._put(out, frame):
+            if not self._put(out, (self.stats.frames_in, frame)):
                 return
+            self.stats.frames_in += 1
         trailing = [] if self.frame_limit or self.stats.stopped else \
             list(getattr(self.source, "trailing_attachments", lambda: [])())
         self._put(out, (_END, trailing))
 
-    def _stage(self, fn: Stage, timing: StageTiming, inq: queue.Queue, out: queue.Queue) -> None:
+    def _stage(self, fn: Stage, timing: StageTiming, inq: queue.Queue, group: "_WorkerGroup") -> None:
         while True:
             item = self._get(inq)
-            if item is _END:
+            if item is _END:  # the run failed elsewhere
                 return
-            if isinstance(item, tuple) and item[0] is _END:
-                self._put(out, item)
+            seq, frame = item
+            if seq is _END:
+                if group.worker_done():  # the last worker: every earlier frame is out
+                    self._put(group.out, item)
+                else:
+                    self._put(inq, item)  # the stage's other workers must see the end too
                 return
             t0 = time.perf_counter()
-            item = fn(item)
-            timing.busy_s += time.perf_counter() - t0
-            timing.frames += 1
-            if not self._put(out, item):
+            frame = fn(frame)
+            with group.lock:
+                timing.busy_s += time.perf_counter() - t0
+                timing.frames += 1
+            if not group.emit(seq, frame, self._put):
                 return
 
     def _write(self, inq: queue.Queue) -> None:
@@ -190,19 +201,49 @@ class Pipeline:
                 item = self._get(inq)
                 if item is _END:  # another thread failed
                     break
-                if isinstance(item, tuple) and item[0] is _END:
+                seq, frame = item
+                if seq is _END:
                     t0 = time.perf_counter()
-                    self.sink.finish(item[1])
+                    self.sink.finish(frame)  # here: the trailing attachments
                     timing.busy_s += time.perf_counter() - t0
                     return
                 t0 = time.perf_counter()
-                self.sink.write(item)
+                self.sink.write(frame)
                 timing.busy_s += time.perf_counter() - t0
                 timing.frames += 1
                 self.stats.frames_out += 1
                 if self.on_frame:
-                    self.on_frame(item)
+                    self.on_frame(frame)
         except BaseException:
             self.sink.abort()
             raise
         self.sink.abort()
+
+
+class _WorkerGroup:
+    """The workers of one stage: they finish frames in any order; ``emit`` passes them on
+    in sequence, and the last worker to see the end marker passes that on."""
+
+    def __init__(self, workers: int, out: queue.Queue) -> None:
+        self.out = out
+        self.lock = threading.Lock()
+        self._emit_lock = threading.Lock()  # one emitter at a time keeps the order
+        self._heap: list = []
+        self._next = 0
+        self._alive = workers
+
+    def emit(self, seq: int, frame, put) -> bool:
+        with self._emit_lock:
+            heapq.heappush(self._heap, (seq, id(frame), frame))
+            while self._heap and self._heap[0][0] == self._next:
+                s, _, f = heapq.heappop(self._heap)
+                if not put(self.out, (s, f)):
+                    return False
+                self._next += 1
+        return True
+
+    def worker_done(self) -> bool:
+        """A worker met the end marker; True for the last one."""
+        with self.lock:
+            self._alive -= 1
+            return self._alive == 0

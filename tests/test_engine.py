@@ -232,3 +232,36 @@ def test_the_real_gpu_wheel_on_a_machine_without_gpu_runs_on_cpu():
     engine = StyleEngine(make_style_model(), InferenceOptions())
     assert engine.provider in ("cpu", "cuda", "tensorrt")
     assert engine.providers_active[0] in (CPU, CUDA, TENSORRT)
+
+
+def test_parallelism_rules():
+    from realtime_style.engine.engine import usable_cores
+
+    cores = usable_cores()
+    auto = StyleEngine(make_style_model(), InferenceOptions(provider="cpu", workers=0))
+    assert auto.workers == cores and auto.threads == (1 if cores > 1 else 0)
+    pinned = StyleEngine(make_style_model(), InferenceOptions(provider="cpu", workers=0, threads=2))
+    assert (pinned.workers, pinned.threads) == (1, 2)
+    single = StyleEngine(make_style_model(), CPU_ONLY)
+    assert (single.workers, single.threads) == (1, 0)
+    gpu = StyleEngine(make_style_model(), InferenceOptions(provider="cuda", workers=0),
+                      session_factory=fake_factory(loads={CUDA}), compiled_in=ALL_COMPILED)
+    assert gpu.workers == 1
+
+
+def test_concurrent_stylize_calls_match_sequential_ones():
+    import threading
+
+    engine = StyleEngine(make_style_model(), InferenceOptions(provider="cpu", workers=2))
+    frames = [frame(48 + 8 * (i % 3), 64, seed=i) for i in range(24)]
+    want = [engine.stylize(f) for f in frames]
+    got = [None] * len(frames)
+
+    def work(k):
+        for i in range(k, len(frames), 2):
+            got[i] = engine.stylize(frames[i])
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert all(np.array_equal(a, b) for a, b in zip(got, want))

@@ -160,3 +160,37 @@ def test_back_to_back_video_conversions_in_one_process(tmp_path):
         sink = VideoFileSink(tmp_path / f"out{i}.mp4", src.info, audio_streams=[])
         stats = Pipeline(src, [("slow", slow)], sink, frame_limit=0 if i % 2 else 20).run()
         assert stats.frames_out == (30 if i % 2 else 20)
+
+
+@pytest.mark.parametrize("workers", [2, 3, 6])
+def test_parallel_workers_keep_the_order(workers):
+    """Workers finish frames out of order (random delays); the next stage and the sink still
+    see them in sequence, all of them, and the end marker only after the last one."""
+    rng = np.random.default_rng(workers)
+    delays = rng.uniform(0, 0.004, 300)
+    seen_by_next = []
+
+    def slow(frame):
+        time.sleep(delays[frame.index])
+        return add_one(frame)
+
+    def record(frame):
+        seen_by_next.append(frame.index)
+        return frame
+
+    src, sink = ListSource(300), ListSink()
+    stats = Pipeline(src, [("engine", slow, workers), ("after", record)], sink, queue_size=2).run()
+    assert seen_by_next == list(range(300)) == [f.index for f in sink.frames]
+    assert sink.finished == ["audio-tail"] and stats.stages[1].frames == 300
+
+
+def test_parallel_workers_failure_is_reported():
+    def broken(frame):
+        if frame.index == 50:
+            raise ValueError("worker broke")
+        return frame
+
+    sink = ListSink()
+    with pytest.raises(PipelineError, match="worker broke"):
+        Pipeline(ListSource(400), [("engine", broken, 2)], sink).run()
+    assert sink.aborted and [f.index for f in sink.frames] == list(range(len(sink.frames)))

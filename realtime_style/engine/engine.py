@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -52,8 +53,9 @@ class StyleEngine:
         want_fp16 = options.precision != "fp32"
         errors = []
         for cand in candidates(options.provider, available, fp16=want_fp16, fixed_shape=False, cache_dir=cache_dir):
+            workers, threads = self._parallelism(cand.lead)
             try:
-                session = open_session(data, cand, options.threads, self._factory)
+                session = open_session(data, cand, threads, self._factory)
             except ProviderError as exc:
                 if options.provider != "auto":
                     raise
@@ -64,6 +66,7 @@ class StyleEngine:
             raise ProviderError("; ".join(errors) or "no execution provider loaded")
         self.signature = check_signature(session, self.source)
         self.providers_active = list(session.get_providers())
+        self.workers, self.threads = workers, threads
         self.provider = SHORT_NAMES.get(self.providers_active[0], self.providers_active[0])
         self.fallbacks = errors
         self.precision = self.signature.metadata.get("precision", "fp32")
@@ -78,6 +81,15 @@ class StyleEngine:
         self.multiple = max(1, int(meta.get("pad_multiple", 4)))
         self.min_side = max(1, int(meta.get("min_side", 16)))
         self._plans: dict[tuple[int, int], geometry.FramePlan] = {}
+
+    def _parallelism(self, provider: str) -> tuple[int, int]:
+        """(frames at once, CPU threads per inference) for a candidate provider."""
+        opts = self.options
+        if provider in GPU_PROVIDERS:
+            return max(1, opts.workers), opts.threads
+        workers = opts.workers or (1 if opts.threads else usable_cores())
+        threads = opts.threads or (max(1, usable_cores() // workers) if workers > 1 else 0)
+        return workers, threads
 
     # -- inference -------------------------------------------------------------------
     def plan(self, height: int, width: int) -> geometry.FramePlan:
@@ -138,7 +150,7 @@ class StyleEngine:
 
         try:
             half = convert_to_fp16(onnx.load_from_string(data)).SerializeToString()
-            session = open_session(half, cand, self.options.threads, self._factory)
+            session = open_session(half, cand, self.threads, self._factory)
             h, w = self.signature.fixed_hw or (256, 256)
             probe = card_image(h, w)[None]
             db = psnr(run(fp32_session, probe), run(session, probe))
@@ -151,3 +163,10 @@ class StyleEngine:
         self.precision = "fp16"
         return session
 
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

@@ -15,7 +15,10 @@ class InferenceOptions:
     max_side: int = 0  # longest side the network sees; 0 = the source size
     strength: float = 1.0  # 1 = full style, 0 = the source unchanged
     preserve_color: bool = False  # keep the source's colours (luminance transfer)
-    threads: int = 0  # CPU threads; 0 = ONNX Runtime's default (physical cores)
+    threads: int = 0  # CPU threads per inference; 0 = automatic
+    # Frames inferred at once (file conversion): 0 = automatic, i.e. on the CPU provider one
+    # single-threaded inference per core (faster than one multi-threaded one), else 1.
+    workers: int = 1
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
@@ -28,3 +31,5 @@ class InferenceOptions:
             raise ValueError("strength must be between 0 and 1")
         if self.threads < 0:
             raise ValueError("threads must be 0 (automatic) or positive")
+        if self.workers < 0:
+            raise ValueError("workers must be 0 (automatic) or positive")
