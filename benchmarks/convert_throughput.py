@@ -34,6 +34,7 @@ from export.onnx_export import export_model  # noqa: E402
 from realtime_style.convert_job import convert  # noqa: E402
 from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
 from realtime_style.engine.geometry import prepare  # noqa: E402
+from realtime_style.io.video_file import EncodeSettings  # noqa: E402
 from realtime_style.testcard import card_image  # noqa: E402
 
 MODELS = {  # name: (architecture, its settings)
@@ -76,6 +77,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--preset", default=EncodeSettings().preset, help="x264 preset for convert")
     ap.add_argument("--json")
     args = ap.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
@@ -96,12 +98,14 @@ def main() -> None:
             model_runs, convert_runs, stages = [], [], None
             for _ in range(args.rounds):
                 model_runs.append(model_only_fps(engine, width, height, runs=min(args.frames, 30)))
-                result = convert(clip, tmp / f"{name}.mp4", converter, overwrite=True)
+                result = convert(clip, tmp / f"{name}.mp4", converter, overwrite=True,
+                                 settings=EncodeSettings(preset=args.preset))
                 convert_runs.append(result.frames / result.stats.wall_s)
                 stages = {s.name: round(s.ms_per_frame, 2) for s in result.stats.stages}
             model_fps, convert_fps = statistics.median(model_runs), statistics.median(convert_runs)
             row = {
                 "model": name, "size": args.size, "frames": result.frames, "rounds": args.rounds,
+                "x264_preset": args.preset,
                 "convert_workers": converter.workers, "convert_threads_per_worker": converter.threads,
                 "model_only_fps": round(model_fps, 2), "convert_fps": round(convert_fps, 2),
                 "ratio": round(convert_fps / model_fps, 3),

@@ -257,7 +257,7 @@ def convert(
                                           "on the CPU provider).")] = 0,
     codec: Annotated[str, typer.Option(help="Video encoder: libx264, libx265, h264_nvenc, ...")] = "libx264",
     crf: Annotated[int, typer.Option(min=0, max=51, help="Quality (lower is better; nvenc: cq).")] = 18,
-    preset: Annotated[str, typer.Option(help="x264/x265 speed preset.")] = "veryfast",
+    preset: Annotated[str, typer.Option(help="x264/x265 speed preset (slower presets: smaller files).")] = "superfast",
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop the audio streams.")] = False,
     frame_limit: Annotated[int, typer.Option(min=0, help="Stop after N frames (0 = all).")] = 0,
     fps: Annotated[float, typer.Option(min=0.001, help="Frame rate for a frame-directory input.")] = 25.0,
@@ -288,6 +288,47 @@ def convert(
         _err(f"interrupted: kept a playable {result.output} with the first {summary}")
         raise typer.Exit(130)
     _err(f"wrote {result.output}: {summary}")
+
+
+# -- distill ---------------------------------------------------------------------------------
+@app.command()
+@reports_errors
+def distill(
+    teacher: Annotated[str, typer.Option(help="Teacher: an ml5 folder, a .pth, our checkpoint, or a pulled name.")],
+    data: Annotated[str, typer.Option(help="Directory of training photos.")],
+    out: Annotated[str, typer.Option(help="Checkpoint to write (NAME.safetensors + NAME.json).")],
+    arch: Annotated[str, typer.Option(help="Student architecture.")] = "student",
+    steps: Annotated[int, typer.Option(min=1)] = 2000,
+    batch: Annotated[int, typer.Option(min=1)] = 4,
+    crop: Annotated[int, typer.Option(min=32, help="Training crop size in pixels.")] = 192,
+    lr: Annotated[float, typer.Option(min=0.0)] = 1e-3,
+    temporal_weight: Annotated[float, typer.Option(min=0.0, help="Stability under motion and noise.")] = 1.0,
+    adversarial_weight: Annotated[float, typer.Option(min=0.0, help="PatchGAN term (0 = off).")] = 0.0,
+    gram_weight: Annotated[float, typer.Option(min=0.0, help="Texture statistics of the teacher's layers.")] = 50.0,
+    seed: Annotated[int, typer.Option()] = 0,
+    checkpoint_every: Annotated[int, typer.Option(min=1)] = 250,
+    sample_every: Annotated[int, typer.Option(min=0, help="Sample sheet every N steps (0 = off).")] = 250,
+    threads: ThreadsOpt = 0,
+    resume: Annotated[bool, typer.Option(help="Continue the run saved at --out.")] = False,
+) -> None:
+    """Distil a teacher into a fast, steady student network."""
+    from export import require_torch
+
+    require_torch()
+    from realtime_style.training.distill import DistillConfig, run
+
+    config = DistillConfig(teacher=teacher, data=data, out=out, arch=arch, steps=steps, batch=batch, crop=crop,
+                           lr=lr, temporal_weight=temporal_weight, adversarial_weight=adversarial_weight,
+                           gram_weight=gram_weight, seed=seed, checkpoint_every=checkpoint_every,
+                           sample_every=sample_every, threads=threads)
+
+    def progress(p) -> None:
+        losses = " ".join(f"{k} {v:.4f}" for k, v in p.losses.items())
+        eta = f"{int(p.eta_s // 60)}m{int(p.eta_s % 60):02d}s"
+        _err(f"step {p.step}/{p.steps}  {losses}  {p.seconds_per_step:.2f} s/step  ETA {eta}")
+
+    path = run(config, resume=resume, on_progress=progress, on_note=lambda m: _err(f"note: {m}"))
+    _err(f"wrote {path} (export it with `realtime-style export {path} STYLE.onnx`)")
 
 
 # -- models ----------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import json
+
 import numpy as np
 import onnx
 import pytest
@@ -86,4 +88,24 @@ def ml5_dir(shared: Path, style: str = "wave") -> Path:
     path = shared / "teachers" / "ml5" / style
     if not path.is_dir():
         pytest.skip(f"{path} is absent")
+    return path
+
+
+def write_ml5_folder(path, seed=0):
+    """A synthetic ml5 checkpoint in the published layout (TensorFlow kernel layouts)."""
+    rng = np.random.default_rng(seed)
+    convs = [(9, 3, 32), (3, 32, 64), (3, 64, 128)] + [(3, 128, 128)] * 10
+    layers = [("conv", *c) for c in convs] + [("tconv", 3, 128, 64), ("tconv", 3, 64, 32), ("conv", 9, 32, 3)]
+    manifest, idx = {}, 0
+    path.mkdir()
+    for kind, k, cin, cout in layers:
+        kernel = [k, k, cin, cout] if kind == "conv" else [k, k, cout, cin]
+        scale = 1.0 / np.sqrt(k * k * cin)
+        for shape, values in ((kernel, rng.normal(0, scale, kernel)), ([cout], rng.normal(0, 0.2, cout)),
+                              ([cout], 1 + rng.normal(0, 0.2, cout))):
+            name = "Variable" if idx == 0 else f"Variable_{idx}"
+            np.asarray(values, "<f4").tofile(path / name)
+            manifest[name] = {"filename": name, "shape": shape}
+            idx += 1
+    (path / "manifest.json").write_text(json.dumps(manifest))
     return path

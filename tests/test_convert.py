@@ -567,9 +567,9 @@ def full_disk(tmp_path):
 
 @pytest.mark.parametrize("target", ["styled.mp4", "styled.mkv", "frames"])
 def test_full_disk(work, tiny_model, full_disk, target):
-    pics = _frame_dir(work / "in", [f"f{i:03d}.png" for i in range(40)], width=160, height=120)
-    assert len(pics) == 40
-    res = convert(work / "in", full_disk / target, tiny_model, "--crf", "0")  # ~ 2 MB: far more than 200k
+    pics = _frame_dir(work / "in", [f"f{i:03d}.png" for i in range(120)], width=160, height=120)
+    assert len(pics) == 120
+    res = convert(work / "in", full_disk / target, tiny_model, "--crf", "0")  # ~ 600 KB: three times the 200k
     assert_error(res)
     assert listing(full_disk) == []  # no output, no temporary file
     usage = os.statvfs(full_disk)

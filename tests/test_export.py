@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from conftest import ml5_dir
+from conftest import ml5_dir, write_ml5_folder
 from export.checkpoints import load, load_ml5, load_pytorch_examples, save_checkpoint
 from export.networks import EngstromNet, TransformerNet
 from export.onnx_export import UInt8RGB, export_model
@@ -176,26 +176,6 @@ def test_a_graph_that_disagrees_with_torch_is_not_written(tmp_path, monkeypatch)
 
 
 # -- the ml5 / Engstrom converter ---------------------------------------------------------------------
-def write_ml5_folder(path, seed=0):
-    """A synthetic ml5 checkpoint in the published layout (TensorFlow kernel layouts)."""
-    rng = np.random.default_rng(seed)
-    convs = [(9, 3, 32), (3, 32, 64), (3, 64, 128)] + [(3, 128, 128)] * 10
-    layers = [("conv", *c) for c in convs] + [("tconv", 3, 128, 64), ("tconv", 3, 64, 32), ("conv", 9, 32, 3)]
-    manifest, idx = {}, 0
-    path.mkdir()
-    for kind, k, cin, cout in layers:
-        kernel = [k, k, cin, cout] if kind == "conv" else [k, k, cout, cin]
-        scale = 1.0 / np.sqrt(k * k * cin)
-        for shape, values in ((kernel, rng.normal(0, scale, kernel)), ([cout], rng.normal(0, 0.2, cout)),
-                              ([cout], 1 + rng.normal(0, 0.2, cout))):
-            name = "Variable" if idx == 0 else f"Variable_{idx}"
-            np.asarray(values, "<f4").tofile(path / name)
-            manifest[name] = {"filename": name, "shape": shape}
-            idx += 1
-    (path / "manifest.json").write_text(json.dumps(manifest))
-    return path
-
-
 @pytest.mark.parametrize("hw", [(64, 64), (48, 100)])
 def test_ml5_converter_matches_float64_reference_on_synthetic_weights(tmp_path, hw):
     folder = write_ml5_folder(tmp_path / "synthetic", seed=hw[1])

@@ -1,0 +1,112 @@
+"""`distill` end to end on a synthetic teacher and generated photos: a few real steps."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from conftest import write_ml5_folder
+from realtime_style.cli import app
+from realtime_style.testcard import card_image
+
+
+@pytest.fixture
+def setup(tmp_path):
+    teacher = write_ml5_folder(tmp_path / "teacher", seed=3)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(5):
+        cv2.imwrite(str(photos / f"p{i}.png"), card_image(120 + 8 * i, 150, seed=i)[..., ::-1])
+    (photos / "broken.jpg").write_bytes(b"not a jpeg")
+    return teacher, photos, tmp_path
+
+
+def distill(teacher, photos, out, *extra):
+    args = ["distill", "--teacher", str(teacher), "--data", str(photos), "--out", str(out), "--steps", "6",
+            "--batch", "2", "--crop", "64", "--checkpoint-every", "3", "--sample-every", "3", "--threads", "2", *extra]
+    return CliRunner().invoke(app, args)
+
+
+def weights(path):
+    from export.checkpoints import load_checkpoint
+
+    return load_checkpoint(path).module.state_dict()
+
+
+def test_distill_writes_checkpoint_samples_and_exports(setup, model_home):
+    teacher, photos, tmp = setup
+    res = distill(teacher, photos, tmp / "wave_student")
+    assert res.exit_code == 0, res.output
+    assert "skipped 1 unreadable" in res.stderr and "step 6/6" in res.stderr and "ETA" in res.stderr
+    ckpt = tmp / "wave_student.safetensors"
+    assert ckpt.is_file() and (tmp / "wave_student.json").is_file() and (tmp / "wave_student.state.pt").is_file()
+    record = json.loads((tmp / "wave_student.json").read_text())
+    assert record["arch"] == "student" and record["metadata"]["step"] == "6"
+    assert record["metadata"]["teacher"] == "ml5:teacher"
+    sheet = cv2.imread(str(tmp / "wave_student.samples.png"))
+    assert sheet.shape == (64 * 4, 64 * 3, 3)
+    res = CliRunner().invoke(app, ["export", str(ckpt), str(tmp / "student.onnx")])
+    assert res.exit_code == 0, res.output
+    from realtime_style.engine import InferenceOptions, StyleEngine
+
+    out = StyleEngine(tmp / "student.onnx", InferenceOptions(provider="cpu")).stylize(card_image(90, 130))
+    assert out.shape == (90, 130, 3)
+
+
+def test_same_seed_same_student_and_resume_continues_exactly(setup):
+    teacher, photos, tmp = setup
+    assert distill(teacher, photos, tmp / "a").exit_code == 0
+    assert distill(teacher, photos, tmp / "b").exit_code == 0
+    a, b = weights(tmp / "a.safetensors"), weights(tmp / "b.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # 3 steps, then resume to 6: the same weights as 6 steps in one go
+    res = CliRunner().invoke(app, ["distill", "--teacher", str(teacher), "--data", str(photos), "--out",
+                                   str(tmp / "c"), "--steps", "3", "--batch", "2", "--crop", "64",
+                                   "--checkpoint-every", "3", "--sample-every", "0", "--threads", "2"])
+    assert res.exit_code == 0, res.output
+    res = distill(teacher, photos, tmp / "c", "--resume")
+    assert res.exit_code == 0 and "resumed" in res.stderr, res.output
+    c = weights(tmp / "c.safetensors")
+    assert all(torch.allclose(a[k].float(), c[k].float(), atol=1e-5) for k in a)
+
+
+def test_other_seed_other_student(setup):
+    teacher, photos, tmp = setup
+    assert distill(teacher, photos, tmp / "a").exit_code == 0
+    assert distill(teacher, photos, tmp / "b", "--seed", "1").exit_code == 0
+    a, b = weights(tmp / "a.safetensors"), weights(tmp / "b.safetensors")
+    assert not all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_adversarial_term_runs(setup):
+    teacher, photos, tmp = setup
+    res = distill(teacher, photos, tmp / "adv", "--adversarial-weight", "0.05")
+    assert res.exit_code == 0, res.output
+    assert "adversarial" in res.stderr and "critic" in res.stderr
+
+
+@pytest.mark.parametrize("case", ["no_photos", "missing_teacher", "exists", "nan", "resume_nothing"])
+def test_distill_errors_are_one_line(setup, case, model_home):
+    teacher, photos, tmp = setup
+    out = tmp / "s"
+    extra = []
+    if case == "no_photos":
+        photos = tmp / "empty"
+        photos.mkdir()
+    elif case == "missing_teacher":
+        teacher = "no_such_teacher"
+    elif case == "exists":
+        assert distill(teacher, photos, out).exit_code == 0
+    elif case == "nan":
+        extra = ["--lr", "1e30"]
+    elif case == "resume_nothing":
+        extra = ["--resume"]
+    res = distill(teacher, photos, out, *extra)
+    assert res.exit_code == 1, res.output
+    lines = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in res.output
