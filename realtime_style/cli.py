@@ -395,6 +395,20 @@ def models_import(
     _err(result.detail)
 
 
+@models_app.command("pull")
+@reports_errors
+def models_pull(
+    name: Annotated[str, typer.Argument(help="An ml5 teacher: wave, scream, udnie, wreck, la_muse, rain_princess.")],
+    overwrite: Annotated[bool, typer.Option(help="Replace a model of the same name.")] = False,
+) -> None:
+    """Download an original public teacher (sha256-checked), convert it, add it to the registry."""
+    from realtime_style.models.pull import pull
+
+    result = pull(name, overwrite=overwrite)
+    _err(f"pulled {name!r} ({result.record.arch}) to {result.record.path}")
+    _err(result.detail)
+
+
 @models_app.command("remove")
 @reports_errors
 def models_remove(name: Annotated[str, typer.Argument()]) -> None:
