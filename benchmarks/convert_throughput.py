@@ -19,7 +19,6 @@ import platform
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import av
@@ -33,7 +32,7 @@ from export.networks import build  # noqa: E402
 from export.onnx_export import export_model  # noqa: E402
 from realtime_style.convert_job import convert  # noqa: E402
 from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
-from realtime_style.engine.geometry import prepare  # noqa: E402
+from realtime_style.engine.timing import model_fps  # noqa: E402
 from realtime_style.io.video_file import EncodeSettings  # noqa: E402
 from realtime_style.testcard import card_image  # noqa: E402
 
@@ -57,18 +56,6 @@ def make_clip(path: Path, width: int, height: int, frames: int, fps: int = 30) -
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
-
-
-def model_only_fps(engine: StyleEngine, width: int, height: int, runs: int) -> float:
-    batch = prepare(card_image(height, width), engine.plan(height, width))
-    for _ in range(3):
-        engine.infer(batch)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        engine.infer(batch)
-        times.append(time.perf_counter() - t0)
-    return 1.0 / statistics.median(times)
 
 
 def main() -> None:
@@ -97,18 +84,18 @@ def main() -> None:
             # measures over several rounds and compare medians.
             model_runs, convert_runs, stages = [], [], None
             for _ in range(args.rounds):
-                model_runs.append(model_only_fps(engine, width, height, runs=min(args.frames, 30)))
+                model_runs.append(model_fps(engine, height, width, runs=min(args.frames, 30)))
                 result = convert(clip, tmp / f"{name}.mp4", converter, overwrite=True,
                                  settings=EncodeSettings(preset=args.preset))
                 convert_runs.append(result.frames / result.stats.wall_s)
                 stages = {s.name: round(s.ms_per_frame, 2) for s in result.stats.stages}
-            model_fps, convert_fps = statistics.median(model_runs), statistics.median(convert_runs)
+            model_median, convert_median = statistics.median(model_runs), statistics.median(convert_runs)
             row = {
                 "model": name, "size": args.size, "frames": result.frames, "rounds": args.rounds,
                 "x264_preset": args.preset,
                 "convert_workers": converter.workers, "convert_threads_per_worker": converter.threads,
-                "model_only_fps": round(model_fps, 2), "convert_fps": round(convert_fps, 2),
-                "ratio": round(convert_fps / model_fps, 3),
+                "model_only_fps": round(model_median, 2), "convert_fps": round(convert_median, 2),
+                "ratio": round(convert_median / model_median, 3),
                 "model_only_runs": [round(v, 2) for v in model_runs],
                 "convert_runs": [round(v, 2) for v in convert_runs],
                 "stage_ms_per_frame (last round)": stages,

@@ -17,7 +17,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -26,11 +25,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
-from realtime_style.engine.geometry import prepare  # noqa: E402
+from realtime_style.engine.timing import model_fps  # noqa: E402
 from realtime_style.io.images import list_images, read_image  # noqa: E402
 from realtime_style.metrics import lowpass_psnr, texture_ratio  # noqa: E402
 from realtime_style.temporal.warping import DENOMINATOR, RANGE, read_flo, warping_error  # noqa: E402
-from realtime_style.testcard import card_image  # noqa: E402
 
 SINTEL_PAIRS = [  # (frames dir, frame a, frame b, ground-truth dir, flow name)
     ("alley_1_clean", 2, 3, "alley_1_gt", "frame_0002"),
@@ -38,17 +36,6 @@ SINTEL_PAIRS = [  # (frames dir, frame a, frame b, ground-truth dir, flow name)
     ("ambush_4_final_fewseeds", 4, 5, "ambush_4_final_fewseeds/gt", "frame_0004"),
     ("ambush_4_final_fewseeds", 6, 7, "ambush_4_final_fewseeds/gt", "frame_0006"),
 ]
-
-
-def fps(engine: StyleEngine, w: int = 640, h: int = 360, runs: int = 10) -> float:
-    batch = prepare(card_image(h, w), engine.plan(h, w))
-    engine.infer(batch)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        engine.infer(batch)
-        times.append(time.perf_counter() - t0)
-    return 1.0 / statistics.median(times)
 
 
 def at_most(img: np.ndarray, side: int) -> np.ndarray:
@@ -60,8 +47,8 @@ def measure(student: StyleEngine, teacher: StyleEngine, val: Path | None, sintel
     report: dict = {}
     s_runs, t_runs = [], []
     for _ in range(rounds):
-        s_runs.append(fps(student, runs=30))
-        t_runs.append(fps(teacher, runs=3))
+        s_runs.append(model_fps(student, 360, 640, runs=30, warmup=1))
+        t_runs.append(model_fps(teacher, 360, 640, runs=3, warmup=1))
     report["speed"] = {"size": "640x360", "provider": student.provider,
                        "student_fps": round(statistics.median(s_runs), 2),
                        "teacher_fps": round(statistics.median(t_runs), 2),

@@ -11,14 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 
 import numpy as np
 
 from realtime_style.engine import InferenceOptions, StyleEngine
-from realtime_style.engine.geometry import prepare
+from realtime_style.engine.timing import model_latencies
 from realtime_style.models import registry
-from realtime_style.testcard import card_image
 
 
 def main() -> None:
@@ -32,15 +30,7 @@ def main() -> None:
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     engine = StyleEngine(registry.resolve_style(args.style), InferenceOptions(provider=args.provider, threads=args.threads))
-    batch = prepare(card_image(h, w), engine.plan(h, w))
-    for _ in range(args.warmup):
-        engine.infer(batch)
-    times = []
-    for _ in range(args.frames):
-        t0 = time.perf_counter()
-        engine.infer(batch)
-        times.append(time.perf_counter() - t0)
-    ms = np.array(times) * 1000
+    ms = np.array(model_latencies(engine, h, w, runs=args.frames, warmup=args.warmup)) * 1000
     print(json.dumps({
         "style": args.style, "size": args.size, "provider": engine.provider, "frames": args.frames,
         "fps": round(1000 / float(np.median(ms)), 2),

@@ -265,3 +265,16 @@ def test_concurrent_stylize_calls_match_sequential_ones():
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert all(np.array_equal(a, b) for a, b in zip(got, want))
+
+
+def test_model_timing_runs_the_model_the_asked_number_of_times():
+    from realtime_style.engine.timing import model_fps, model_latencies
+
+    engine = StyleEngine(make_style_model(), CPU_ONLY)
+    calls = []
+    real = engine.infer
+    engine.infer = lambda batch: calls.append(batch.shape) or real(batch)
+    times = model_latencies(engine, 36, 52, runs=5, warmup=2)
+    assert len(times) == 5 and all(t > 0 for t in times)
+    assert len(calls) == 7 and calls[0] == (1, 36, 52, 3)  # padded to the model's multiple of 4
+    assert model_fps(engine, 36, 52, runs=3, warmup=0) > 0
