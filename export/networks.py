@@ -197,6 +197,16 @@ class StudentResidual(nn.Module):
         return x + self.b(self.a(x))
 
 
+def _icnr_(conv: nn.Conv2d, scale: int) -> None:
+    """ICNR initialisation (Aitken et al. 2017): the scale x scale sub-pixel filters of each
+    output channel start identical, so pixel shuffle starts as a nearest upsampling and
+    training does not begin from a checkerboard."""
+    with torch.no_grad():
+        sub = conv.weight[:: scale * scale].clone()
+        conv.weight.copy_(sub.repeat_interleave(scale * scale, dim=0))
+        conv.bias.copy_(conv.bias[:: scale * scale].repeat_interleave(scale * scale))
+
+
 class StudentNet(nn.Module):
     """A fast feed-forward style network for CPUs.
 
@@ -221,6 +231,7 @@ class StudentNet(nn.Module):
         self.up2 = ConvNormAct(w2, w1, norm="batch")
         self.out = nn.Conv2d(w1, 3 * 4, 3, padding=1)
         self.shuffle = nn.PixelShuffle(2)
+        _icnr_(self.out, 2)
 
     def forward(self, x):
         d1 = self.down1(x / 127.5 - 1.0)

@@ -226,3 +226,14 @@ def test_ml5_teachers_reproduce_the_published_outputs(shared_data, chicago, styl
     ref = read_image(ref_path).rgb
     assert out.shape == ref.shape
     assert psnr(out, ref) >= 17.5
+
+
+def test_student_starts_without_a_checkerboard():
+    """ICNR: at initialisation each 2x2 output block of the pixel shuffle is uniform."""
+    from export.networks import StudentNet
+
+    torch.manual_seed(0)
+    net = StudentNet().eval()
+    with torch.no_grad():
+        y = net.shuffle(net.out(torch.randn(1, 16, 8, 8)))
+    assert torch.equal(y[..., 0::2, 0::2], y[..., 1::2, 1::2]) and torch.equal(y[..., 0::2, 1::2], y[..., 1::2, 0::2])
