@@ -21,7 +21,6 @@ from realtime_style.pipeline import Pipeline, PipelineError, RunStats
 class ConvertResult:
     output: Path
     frames: int
-    total: int  # frames the source announced (0: unknown)
     stats: RunStats
     interrupted: bool
     audio_streams: int
@@ -90,9 +89,9 @@ def convert(
         on_start(total)
     with Interrupt(on_first=pipeline.stop, on_second=sink.remove_temporary) as interrupt:
         try:
-            stats = pipeline.run(wait=interrupt.wait)
+            stats = pipeline.run()
         except PipelineError as exc:
             if isinstance(exc.error, StyleError):
                 raise type(exc.error)(f"{exc.error}; nothing was written") from exc.error
             raise exc.error
-    return ConvertResult(output, stats.frames_out, total, stats, interrupt.fired, len(source.audio_streams))
+    return ConvertResult(output, stats.frames_out, stats, interrupt.fired, len(source.audio_streams))

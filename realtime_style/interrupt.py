@@ -10,7 +10,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from typing import Callable
 
 
@@ -42,7 +41,3 @@ class Interrupt:
         sys.stderr.write("interrupted\n")
         sys.stderr.flush()
         os._exit(130)
-
-    @staticmethod
-    def wait(seconds: float) -> None:
-        time.sleep(seconds)

@@ -99,9 +99,9 @@ class Pipeline:
         """End early: the source stops, frames already read are finished and written."""
         self._stop.set()
 
-    def run(self, wait: Callable[[float], None] | None = None) -> RunStats:
-        """Run to completion. ``wait`` is called in the calling thread between checks (so a
-        main thread stays responsive to signals); it defaults to a short sleep."""
+    def run(self) -> RunStats:
+        """Run to completion. The calling thread sleeps in short steps meanwhile, so a main
+        thread stays responsive to signals (Ctrl-C)."""
         queues = [queue.Queue(self.queue_size) for _ in range(len(self.stages) + 1)]
         threads = [threading.Thread(target=self._guard, args=(self._read, queues[0]), name="source", daemon=True)]
         for i, (name, fn, workers) in enumerate(self.stages):
@@ -116,7 +116,7 @@ class Pipeline:
         try:
             sink_thread = threads[-1]
             while sink_thread.is_alive():
-                (wait or time.sleep)(_POLL_S)
+                time.sleep(_POLL_S)
         finally:
             for t in threads:
                 t.join(timeout=5.0)

@@ -129,16 +129,6 @@ class StyleEngine:
         for _ in range(runs):
             self.stylize(frame)
 
-    def describe(self) -> dict:
-        return {
-            "model": self.source,
-            "provider": self.provider,
-            "providers_active": self.providers_active,
-            "precision": self.precision,
-            "fixed_size": self.signature.fixed_hw,
-            "name": self.signature.metadata.get("name", ""),
-        }
-
     # -- fp16 on CUDA --------------------------------------------------------------------
     def _try_fp16(self, data: bytes, cand, fp32_session):
         """Convert the graph to fp16 and keep it only if it matches fp32 (instance norm is

@@ -34,7 +34,7 @@ class FrameDirSource:
             stems[path.stem] = path
         first = read_image(self.files[0]).rgb
         h, w = first.shape[:2]
-        self.info = VideoInfo(w, h, fps, 1 / fps, len(self.files), 0, "images", ())
+        self.info = VideoInfo(w, h, fps, 1 / fps, len(self.files), 0)
         self.audio_streams: list = []
 
     def frames(self) -> Iterator[Frame]:
@@ -80,5 +80,4 @@ class FrameDirSink:
     def abort(self) -> None:
         self._pending.discard()
 
-    def remove_temporary(self) -> None:
-        self._pending.discard()
+    remove_temporary = abort  # nothing else to release: safe from any thread

@@ -25,7 +25,6 @@ from realtime_style.errors import InputError, OutputError
 from realtime_style.fsutil import PendingFile
 from realtime_style.io.frames import Frame
 
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".m4v", ".avi", ".webm")
 OUTPUT_SUFFIXES = (".mp4", ".mkv", ".mov")
 _BT709 = 1  # AVCOL_PRI_BT709 / AVCOL_TRC_BT709: sRGB content's primaries and transfer
 
@@ -38,8 +37,6 @@ class VideoInfo:
     time_base: Fraction
     frames: int  # the container's count, or an estimate from the duration; 0 if unknown
     rotation: int  # degrees counter-clockwise applied to the decoded pixels
-    codec: str
-    audio: tuple[str, ...]  # codec names of the audio streams
 
 
 def _open_input(path: Path):
@@ -90,8 +87,7 @@ class VideoFileSource:
         w, h = ctx.width, ctx.height
         if rotation in (90, 270):
             w, h = h, w
-        return VideoInfo(w, h, Fraction(fps), v.time_base or Fraction(1, 90000), frames, rotation, ctx.name,
-                         tuple(a.codec_context.name for a in self._audio))
+        return VideoInfo(w, h, Fraction(fps), v.time_base or Fraction(1, 90000), frames, rotation)
 
     def _first_frame_rotation(self) -> int:
         """Decode the first frame in a container of its own: it proves the stream decodes
@@ -170,11 +166,10 @@ class VideoFileSink:
         if suffix not in OUTPUT_SUFFIXES:
             raise OutputError(f"{self.target}: write .mp4, .mkv or .mov (or give a directory for PNG frames)")
         self._pending = PendingFile(self.target)
-        self.tmp = self._pending.path
         self.frames_written = 0
         self._last_pts: int | None = None
         try:
-            self._container = av.open(str(self.tmp), "w", format={".mov": "mov", ".mkv": "matroska"}.get(suffix, "mp4"))
+            self._container = av.open(str(self._pending.path), "w", format={".mov": "mov", ".mkv": "matroska"}.get(suffix, "mp4"))
             self._stream = self._add_video(info, settings)
             self._audio_map = {}
             for src in audio_streams or []:
@@ -191,15 +186,15 @@ class VideoFileSink:
 
     def _add_video(self, info: VideoInfo, settings: EncodeSettings):
         odd = info.width % 2 or info.height % 2
+        if odd and "nvenc" in settings.codec:
+            raise OutputError(f"{settings.codec} cannot encode the odd size {info.width}x{info.height}; use libx264")
         try:
             stream = self._container.add_stream(settings.codec, rate=info.fps)
         except (av.error.FFmpegError, ValueError) as exc:
             raise OutputError(f"encoder {settings.codec!r} is not available ({_why(exc)})") from exc
         stream.width, stream.height = info.width, info.height
         # 4:2:0 needs even sides; odd sizes keep their exact size in 4:4:4 instead.
-        stream.pix_fmt = "yuv444p" if odd and "nvenc" not in settings.codec else "yuv420p"
-        if odd and "nvenc" in settings.codec:
-            raise OutputError(f"{settings.codec} cannot encode the odd size {info.width}x{info.height}; use libx264")
+        stream.pix_fmt = "yuv444p" if odd else "yuv420p"
         stream.time_base = info.time_base
         stream.codec_context.time_base = info.time_base
         ctx = stream.codec_context
