@@ -89,6 +89,50 @@ def measure(student: StyleEngine, teacher: StyleEngine, val: Path | None, sintel
     return report
 
 
+def render_markdown(name: str, report: dict) -> str:
+    """The model card shipped beside a built-in: what it is, how it was made, what it measured."""
+    recipe, training = report["recipe"], report["training"]
+    speed, fid, stab = report["speed"], report["fidelity"], report["stability"]
+    lines = [
+        f"# {name}: model card",
+        "",
+        f"- **Artwork:** {recipe['artwork']}",
+        f"- **Teacher:** `{recipe['teacher']}` (ml5js/ml5-data-and-models, Engstrom architecture)",
+        f"- **Licence:** {recipe['license']}",
+        f"- **Network:** `{training['arch']}` (see `export/networks.py`), exported to ONNX with uint8 RGB in/out",
+        f"- **Data:** the training photos of `{recipe['data']}` (random scaled crops of {training['crop']} px, flips)",
+        f"- **Training:** `realtime-style distill`, {training['steps']} steps, batch {training['batch']}, "
+        f"lr {training['lr']}, seed {training['seed']}; weights: temporal {training['temporal_weight']}, "
+        f"gram {training['gram_weight']}, detail {training['detail_weight']}, "
+        f"adversarial {training['adversarial_weight']}",
+        f"- **Recipe:** `realtime_style/models/recipes/{name}.json`; reproduce with "
+        f"`python benchmarks/reproduce_builtin.py {name} --install`",
+        "",
+        "## Measured (`benchmarks/model_card.py`, CPU provider)",
+        "",
+        f"| | student | teacher |",
+        f"|---|---|---|",
+        f"| model-only FPS at {speed['size']} | {speed['student_fps']} | {speed['teacher_fps']} |",
+        "",
+        f"Speed-up: **{speed['speedup']}x** (alternating rounds, medians; {report.get('machine', 'this machine')}).",
+        "",
+        f"Fidelity to the teacher on {fid['images']} validation photos (at most {fid['max_side']} px): "
+        f"low-pass PSNR (Gaussian sigma {fid['sigma_px']} px) mean **{fid['lowpass_psnr_db_mean']} dB** "
+        f"(min {fid['lowpass_psnr_db_min']}); texture-energy ratio mean **{fid['texture_ratio_mean']}** "
+        f"(min {fid['texture_ratio_min']}, max {fid['texture_ratio_max']}).",
+        "",
+        f"Stability: warping error E_warp ({stab['range']}; denominator {stab['denominator']}; "
+        f"{stab['flow']} flow), no run-time smoothing:",
+        "",
+        "| pair | input (floor) | student | teacher | student / teacher |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [f"| {p['pair']} | {p['input']} | {p['student']} | {p['teacher']} | {p['student_over_teacher']} |"
+              for p in stab["pairs"]]
+    lines += ["", f"Mean student / teacher: **{stab['student_over_teacher_mean']}**.", ""]
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--student", required=True)

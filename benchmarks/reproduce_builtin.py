@@ -71,11 +71,29 @@ def main() -> None:
                                 ROOT.parent / "shared" / "data" / "images" / "val",
                                 ROOT.parent / "shared" / "data" / "flow" / "sintel", rounds=3)
     report["recipe"] = recipe
-    report["training"] = dataclasses.asdict(config)
+    report["training"] = {k: v for k, v in dataclasses.asdict(config).items()
+                          if k not in ("teacher", "data", "out", "threads")}
+    report["machine"] = machine()
     (args.workdir / f"{args.name}.card.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
+    card = model_card.render_markdown(args.name, report)
+    (args.workdir / f"{args.name}.md").write_text(card)
     if args.install:
         shutil.copy(onnx_path, BUILTIN / f"{args.name}.onnx")
+        (BUILTIN / f"{args.name}.md").write_text(card)
+
+
+def machine() -> str:
+    import os
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores"
 
 
 if __name__ == "__main__":

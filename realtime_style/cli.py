@@ -305,6 +305,8 @@ def distill(
     temporal_weight: Annotated[float, typer.Option(min=0.0, help="Stability under motion and noise.")] = 1.0,
     adversarial_weight: Annotated[float, typer.Option(min=0.0, help="PatchGAN term (0 = off).")] = 0.0,
     gram_weight: Annotated[float, typer.Option(min=0.0, help="Texture statistics of the teacher's layers.")] = 50.0,
+    detail_weight: Annotated[float, typer.Option(min=0.0, help="Local detail energy matched to the teacher's "
+                                                 "(keeps the student from blurring).")] = 2.0,
     seed: Annotated[int, typer.Option()] = 0,
     checkpoint_every: Annotated[int, typer.Option(min=1)] = 250,
     sample_every: Annotated[int, typer.Option(min=0, help="Sample sheet every N steps (0 = off).")] = 250,
@@ -319,7 +321,7 @@ def distill(
 
     config = DistillConfig(teacher=teacher, data=data, out=out, arch=arch, steps=steps, batch=batch, crop=crop,
                            lr=lr, temporal_weight=temporal_weight, adversarial_weight=adversarial_weight,
-                           gram_weight=gram_weight, seed=seed, checkpoint_every=checkpoint_every,
+                           gram_weight=gram_weight, detail_weight=detail_weight, seed=seed, checkpoint_every=checkpoint_every,
                            sample_every=sample_every, threads=threads)
 
     def progress(p) -> None:

@@ -110,3 +110,25 @@ def test_distill_errors_are_one_line(setup, case, model_home):
     assert res.exit_code == 1, res.output
     lines = [line for line in res.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "Traceback" not in res.output
+
+
+def test_detail_loss_penalises_blur_and_noise_not_phase():
+    import cv2
+    import torch
+
+    from realtime_style.testcard import card_image
+    from realtime_style.training.losses import detail_loss
+
+    img = card_image(96, 96, seed=3).astype(np.float32)
+    to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float()  # noqa: E731
+    teacher = to_t(img)
+    blurred = to_t(cv2.GaussianBlur(img, (0, 0), 2.0))
+    noisy = to_t(np.clip(img + np.random.default_rng(0).normal(0, 25, img.shape), 0, 255))
+    shifted = to_t(np.roll(img, 3, axis=1))  # same texture, other phase
+    assert detail_loss(teacher, teacher).item() == 0.0
+    assert detail_loss(blurred, teacher) > 0.3
+    assert detail_loss(noisy, teacher) > 0.3
+    assert detail_loss(shifted, teacher) < 0.5 * detail_loss(blurred, teacher)
+    grad_in = blurred.clone().requires_grad_(True)
+    detail_loss(grad_in, teacher).backward()
+    assert torch.isfinite(grad_in.grad).all() and grad_in.grad.abs().sum() > 0

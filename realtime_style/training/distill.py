@@ -26,7 +26,7 @@ from export.networks import build
 from realtime_style.errors import InputError, ModelError
 from realtime_style.fsutil import atomic_path
 from realtime_style.training.data import PhotoCrops
-from realtime_style.training.losses import PatchCritic, fidelity_loss, stability_loss
+from realtime_style.training.losses import PatchCritic, detail_loss, fidelity_loss, stability_loss
 
 
 @dataclasses.dataclass
@@ -44,6 +44,7 @@ class DistillConfig:
     pixel_weight: float = 1.0
     feature_weight: float = 1.0
     gram_weight: float = 50.0
+    detail_weight: float = 2.0
     seed: int = 0
     checkpoint_every: int = 250
     sample_every: int = 250
@@ -100,6 +101,9 @@ def run(config: DistillConfig, resume: bool = False, on_progress: Callable[[Prog
             target = teacher(x)
         y = student(x)
         loss, parts = fidelity_loss(teacher, y, target, config.pixel_weight, config.feature_weight, config.gram_weight)
+        if config.detail_weight > 0:
+            parts["detail"] = detail_loss(y, target)
+            loss = loss + config.detail_weight * parts["detail"]
         if config.temporal_weight > 0:
             parts["stability"] = stability_loss(student, x, y, gen)
             loss = loss + config.temporal_weight * parts["stability"]
