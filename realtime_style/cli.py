@@ -290,6 +290,64 @@ def convert(
     _err(f"wrote {result.output}: {summary}")
 
 
+# -- live ------------------------------------------------------------------------------------
+@app.command()
+@reports_errors
+def live(
+    source: Annotated[str, typer.Option(help="A camera index, a video file or frame directory played as a "
+                                        "camera, or 'synthetic' (a moving test scene).")] = "0",
+    size: Annotated[Optional[str], typer.Option(help="WIDTHxHEIGHT asked of the camera (default 640x360), or "
+                                                "the size a file or the synthetic scene is played at.")] = None,
+    fps: Annotated[Optional[float], typer.Option(min=0.1, help="Frame rate asked of the camera / of the "
+                                                 "synthetic scene / of a frame directory.")] = None,
+    style: StyleOpt = None,
+    provider: ProviderOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    max_side: MaxSideOpt = 0,
+    strength: StrengthOpt = 1.0,
+    preserve_color: PreserveOpt = False,
+    threads: ThreadsOpt = 0,
+    mirror: Annotated[bool, typer.Option("--mirror", help="Flip left-right, like a mirror.")] = False,
+    loop: Annotated[bool, typer.Option("--loop", help="Replay a file source from the start when it ends.")] = False,
+    side_by_side: Annotated[bool, typer.Option("--side-by-side", help="Show the original beside the "
+                                               "stylized frame.")] = False,
+    headless: Annotated[bool, typer.Option("--headless", help="No window (with --virtual-cam, --record, "
+                                           "--stats).")] = False,
+    max_frames: Annotated[int, typer.Option(min=0, help="Stop after N captured frames (0 = no limit).")] = 0,
+    duration: Annotated[float, typer.Option(min=0.0, help="Stop after N seconds (0 = no limit).")] = 0.0,
+    stats: Annotated[Optional[str], typer.Option(help="Write run statistics as JSON here when the run ends.")] = None,
+    virtual_cam: Annotated[bool, typer.Option("--virtual-cam", help="Send the stylized stream to a virtual "
+                                              "camera (v4l2loopback / OBS), 1280x720 at 30 fps.")] = False,
+    record: Annotated[Optional[str], typer.Option(help="Also write the stylized stream to this .mp4/.mkv/.mov.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing --record file.")] = False,
+) -> None:
+    """Stylize a webcam (or a file played as one) live: window, virtual camera, recording."""
+    from pathlib import Path
+
+    from realtime_style.live.controls import LiveControls
+    from realtime_style.live.job import LiveConfig, run_live
+    from realtime_style.live.styles import StyleSwitcher
+    from realtime_style.models import registry
+
+    wh = _parse_size(size)
+    config = LiveConfig(source=source, size=(wh[1], wh[0]) if wh else None, fps=fps, loop=loop, mirror=mirror,
+                        headless=headless, max_frames=max_frames, duration_s=duration,
+                        stats_path=Path(stats) if stats else None, virtual_cam=virtual_cam,
+                        record=Path(record) if record else None, overwrite=overwrite)
+    first = style or registry.default_name()
+    switcher = StyleSwitcher(registry.names(), first, lambda name: build_engine(
+        name, provider, precision, max_side, strength, preserve_color, threads, workers=1))
+    controls = LiveControls(strength=strength, preserve_color=preserve_color, side_by_side=side_by_side)
+    result = run_live(config, switcher, controls, on_note=lambda m: _err(f"note: {m}"))
+    s = result.stats
+    lat = s["latency_ms"]
+    _err(f"{s['frames_displayed']} of {s['frames_captured']} frames shown at {s['fps']:.1f} fps "
+         f"(model {s['model_fps']:.1f} fps, {s['provider']}); latency p50 {lat['p50']} ms, p95 {lat['p95']} ms"
+         + (f"; recorded {result.recorded} frames to {record}" if record else ""))
+    if result.interrupted:
+        raise typer.Exit(130)
+
+
 # -- distill ---------------------------------------------------------------------------------
 @app.command()
 @reports_errors

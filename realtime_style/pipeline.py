@@ -1,7 +1,10 @@
 """The frame pipeline: source -> stages -> sink, each in its own thread.
 
 Threads are joined by small bounded queues. In file mode a full queue blocks its producer
-(back-pressure: nothing is ever dropped). A stage may run several workers on different
+(back-pressure: nothing is ever dropped). In live mode (``latest_only``) the source hands
+frames to the first stage through a one-slot mailbox: a new frame replaces one that is
+still waiting (the replaced one is counted as dropped), so a slow model never builds a
+backlog and what it works on is always the newest picture. A stage may run several workers on different
 frames at once (frame parallelism: on a CPU, two single-threaded inferences beat one
 two-threaded inference); its results are put back in order before the next stage. Any
 thread's failure stops the others and is re-raised in the caller; ``stop`` ends the run
@@ -53,6 +56,7 @@ class StageTiming:
 class RunStats:
     frames_in: int = 0
     frames_out: int = 0
+    frames_dropped: int = 0  # replaced in the live mailbox before a stage took them
     wall_s: float = 0.0
     stopped: bool = False  # ended by ``stop`` before the source ran out
     stages: list[StageTiming] = dataclasses.field(default_factory=list)
@@ -81,6 +85,7 @@ class Pipeline:
         queue_size: int = 4,
         frame_limit: int = 0,
         on_frame: Callable[[Frame], None] | None = None,
+        latest_only: bool = False,
     ) -> None:
         self.source = source
         self.stages = [(st[0], st[1], st[2] if len(st) > 2 else 1) for st in stages]
@@ -88,6 +93,9 @@ class Pipeline:
         self.queue_size = queue_size
         self.frame_limit = frame_limit
         self.on_frame = on_frame  # called in the sink thread after each written frame
+        self.latest_only = latest_only
+        if latest_only and any(w != 1 for _, _, w in self.stages):
+            raise ValueError("live mode runs one frame at a time: every stage has one worker")
         self._stop = threading.Event()
         self._failed = threading.Event()
         self._errors: list[BaseException] = []
@@ -99,10 +107,15 @@ class Pipeline:
         """End early: the source stops, frames already read are finished and written."""
         self._stop.set()
 
-    def run(self) -> RunStats:
+    def run(self, on_idle: Callable[[float], None] | None = None) -> RunStats:
         """Run to completion. The calling thread sleeps in short steps meanwhile, so a main
-        thread stays responsive to signals (Ctrl-C)."""
-        queues = [queue.Queue(self.queue_size) for _ in range(len(self.stages) + 1)]
+        thread stays responsive to signals (Ctrl-C); ``on_idle(seconds)``, if given, is
+        called instead of sleeping (a window's event loop, which must run on the main
+        thread)."""
+        if self.latest_only:
+            queues = [_Mailbox(self.stats), *(queue.Queue(1) for _ in self.stages)]
+        else:
+            queues = [queue.Queue(self.queue_size) for _ in range(len(self.stages) + 1)]
         threads = [threading.Thread(target=self._guard, args=(self._read, queues[0]), name="source", daemon=True)]
         for i, (name, fn, workers) in enumerate(self.stages):
             group = _WorkerGroup(workers, queues[i + 1])
@@ -116,7 +129,7 @@ class Pipeline:
         try:
             sink_thread = threads[-1]
             while sink_thread.is_alive():
-                time.sleep(_POLL_S)
+                (on_idle or time.sleep)(_POLL_S)
         finally:
             for t in threads:
                 t.join(timeout=5.0)
@@ -231,8 +244,11 @@ class _WorkerGroup:
         self._heap: list = []
         self._next = 0
         self._alive = workers
+        self._ordered = workers > 1
 
     def emit(self, seq: int, frame, put) -> bool:
+        if not self._ordered:  # one worker: already in order (and live mode skips numbers)
+            return put(self.out, (seq, frame))
         with self._emit_lock:
             heapq.heappush(self._heap, (seq, id(frame), frame))
             while self._heap and self._heap[0][0] == self._next:
@@ -247,3 +263,33 @@ class _WorkerGroup:
         with self.lock:
             self._alive -= 1
             return self._alive == 0
+
+
+class _Mailbox:
+    """A one-slot queue whose ``put`` never blocks: a newer frame replaces a waiting one
+    (counted as dropped). The end-of-stream marker waits behind the last frame."""
+
+    def __init__(self, stats: RunStats) -> None:
+        self._stats = stats
+        self._item = None
+        self._end = None
+        self._cond = threading.Condition()
+
+    def put(self, item, timeout: float | None = None) -> None:
+        with self._cond:
+            if item[0] is _END:
+                self._end = item
+            else:
+                if self._item is not None:
+                    self._stats.frames_dropped += 1
+                self._item = item
+            self._cond.notify()
+
+    def get(self, timeout: float | None = None):
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._item is not None or self._end is not None, timeout):
+                raise queue.Empty
+            if self._item is not None:
+                item, self._item = self._item, None
+                return item
+            return self._end

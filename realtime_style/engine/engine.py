@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -43,6 +44,7 @@ class StyleEngine:
         self.options = options
         self.strength = options.strength
         self.preserve_color = options.preserve_color
+        self.last_model_s = 0.0
         self.notes: list[str] = []  # things the user should know (fp16 gates, ...)
         self.fallbacks: list[str] = []  # providers that `auto` tried and that did not load
         self._factory = session_factory
@@ -116,7 +118,11 @@ class StyleEngine:
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"expected an RGB uint8 (H, W, 3) frame, got {frame.dtype} {frame.shape}")
         plan = self.plan(frame.shape[0], frame.shape[1])
-        out = geometry.restore(self.infer(geometry.prepare(frame, plan)), plan)
+        batch = geometry.prepare(frame, plan)
+        t0 = time.perf_counter()
+        raw = self.infer(batch)
+        self.last_model_s = time.perf_counter() - t0  # the network alone (live overlay, stats)
+        out = geometry.restore(raw, plan)
         if self.preserve_color:
             out = adjust.preserve_color(out, frame)
         return adjust.blend_strength(out, frame, self.strength)

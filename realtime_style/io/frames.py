@@ -10,6 +10,9 @@ from typing import Any
 import numpy as np
 
 
+LIVE_TIME_BASE = Fraction(1, 1000)  # live sources stamp frames in milliseconds since the start
+
+
 @dataclasses.dataclass
 class Frame:
     index: int  # 0-based position in the source

@@ -131,16 +131,27 @@ def info(name: str) -> ModelRecord:
     return record_for(path, name, builtin)
 
 
+def names() -> list[str]:
+    """Every style name: the built-ins, then the user's own (in name order)."""
+    builtin = builtin_names()
+    return builtin + sorted(n for n in _files(user_models_dir()) if n not in builtin)
+
+
+def default_name() -> str:
+    """The style used when no --style is given: ``wave`` if built in, else the first built-in."""
+    builtin = builtin_names()
+    if not builtin:
+        raise ModelNotFound(
+            "no --style given and no built-in styles are installed; import one with "
+            "`realtime-style models import PATH --name NAME` and pass --style NAME"
+        )
+    return DEFAULT_STYLE if DEFAULT_STYLE in builtin else builtin[0]
+
+
 def resolve_style(style: str | None) -> Path:
     """``--style``: a registry name, or a path to an ``.onnx`` file; None: the default."""
     if style is None:
-        names = builtin_names()
-        if not names:
-            raise ModelNotFound(
-                "no --style given and no built-in styles are installed; import one with "
-                "`realtime-style models import PATH --name NAME` and pass --style NAME"
-            )
-        return find(DEFAULT_STYLE if DEFAULT_STYLE in names else names[0])[0]
+        return find(default_name())[0]
     candidate = Path(style).expanduser()
     if style.lower().endswith(".onnx") or os.sep in style or (candidate.is_file() and not NAME_RE.match(style)):
         if not candidate.is_file():

@@ -1,0 +1,180 @@
+"""A webcam as a frame source: newest frame only, a watchdog, reconnects.
+
+OpenCV's ``VideoCapture.read`` can block for many seconds when a camera is unplugged, so
+reads happen in a reader thread that keeps only the newest frame; ``frames()`` waits for it
+with a timeout. A camera silent for ``stall_s`` is released and reopened up to
+``reconnects`` times; then the run ends with an error instead of hanging.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import threading
+import time
+from typing import Any, Callable, Iterator
+
+import cv2
+
+from realtime_style.errors import InputError
+from realtime_style.io.frames import Frame, LIVE_TIME_BASE
+
+CaptureFactory = Callable[[int], Any]  # index -> an object with cv2.VideoCapture's methods
+
+
+def open_capture(index: int):
+    """The real camera: V4L2 on Linux, DirectShow on Windows, AVFoundation on macOS."""
+    backend = {"linux": cv2.CAP_V4L2, "win32": cv2.CAP_DSHOW, "darwin": cv2.CAP_AVFOUNDATION}.get(sys.platform,
+                                                                                               cv2.CAP_ANY)
+    return cv2.VideoCapture(index, backend)
+
+
+@dataclasses.dataclass(frozen=True)
+class Granted:
+    width: int
+    height: int
+    fps: float
+
+    def describe(self) -> str:
+        return f"{self.width}x{self.height} at {self.fps:g} fps"
+
+
+class CameraSource:
+    def __init__(self, index: int, *, size: tuple[int, int] | None = None, fps: float | None = None,
+                 mirror: bool = False, stall_s: float = 2.0, reconnects: int = 3,
+                 open_timeout_s: float = 5.0, capture_factory: CaptureFactory = open_capture,
+                 on_note: Callable[[str], None] | None = None) -> None:
+        self.index = index
+        self.requested_size, self.requested_fps = size, fps
+        self.mirror = mirror
+        self.stall_s, self.reconnects, self.open_timeout_s = stall_s, reconnects, open_timeout_s
+        self._factory = capture_factory
+        self._note = on_note or (lambda _m: None)
+        self._closed = threading.Event()
+        self._reader: _Reader | None = None
+        self.granted = self._open()
+
+    @property
+    def label(self) -> str:
+        return f"camera {self.index}"
+
+    @property
+    def width(self) -> int:
+        return self.granted.width
+
+    @property
+    def height(self) -> int:
+        return self.granted.height
+
+    @property
+    def fps(self) -> float:
+        return self.granted.fps
+
+    def _open(self) -> Granted:
+        cap = self._factory(self.index)
+        if cap is None or not cap.isOpened():
+            raise InputError(f"no camera at index {self.index} (run `realtime-style doctor` to list cameras)")
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        if self.requested_size:
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.requested_size[0])
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.requested_size[1])
+        if self.requested_fps:
+            cap.set(cv2.CAP_PROP_FPS, self.requested_fps)
+        self._reader = _Reader(cap)
+        first = self._reader.wait_newer(0, self.open_timeout_s)
+        if first is None:
+            self._reader.stop()
+            raise InputError(f"camera {self.index} opened but sent no frame within {self.open_timeout_s:g} s "
+                             "(is another program using it?)")
+        h, w = first[1].shape[:2]
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        return Granted(w, h, fps if fps > 0 else 30.0)
+
+    def frames(self) -> Iterator[Frame]:
+        start = time.perf_counter()
+        index, seen = 0, 0
+        while not self._closed.is_set():
+            got = self._reader.wait_newer(seen, self.stall_s)
+            if got is None:
+                if self._closed.is_set():
+                    return
+                self._reconnect()
+                seen = 0
+                continue
+            seen, bgr, captured = got
+            rgb = cv2.cvtColor(cv2.flip(bgr, 1) if self.mirror else bgr, cv2.COLOR_BGR2RGB)
+            yield Frame(index, rgb, pts=round((captured - start) * LIVE_TIME_BASE.denominator),
+                        time_base=LIVE_TIME_BASE, captured=captured)
+            index += 1
+
+    def _reconnect(self) -> None:
+        why = self._reader.error or f"no frame for {self.stall_s:g} s"
+        self._reader.stop()
+        for attempt in range(1, self.reconnects + 1):
+            self._note(f"camera {self.index} stalled ({why}); reconnecting ({attempt}/{self.reconnects})")
+            time.sleep(min(0.5 * attempt, 2.0))
+            try:
+                self.granted = self._open()
+                return
+            except InputError as exc:
+                why = str(exc)
+        raise InputError(f"camera {self.index} stopped delivering frames ({why}); "
+                         f"gave up after {self.reconnects} reconnect attempts")
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._reader:
+            self._reader.stop()
+
+
+class _Reader:
+    """Reads a capture in a daemon thread, keeping the newest frame and its time."""
+
+    def __init__(self, cap) -> None:
+        self.cap = cap
+        self.error: str | None = None
+        self._latest: tuple[int, Any, float] | None = None
+        self._count = 0
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="camera-reader", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                ok, bgr = self.cap.read()
+            except cv2.error as exc:
+                ok, bgr, self.error = False, None, str(exc).strip().splitlines()[-1]
+            if not ok or bgr is None:
+                failures += 1
+                if failures > 3:
+                    self.error = self.error or "the camera returned no image"
+                    return  # the watchdog notices the silence
+                time.sleep(0.01)
+                continue
+            failures = 0
+            with self._cond:
+                self._count += 1
+                self._latest = (self._count, bgr, time.perf_counter())
+                self._cond.notify_all()
+        self.cap.release()
+
+    def wait_newer(self, seen: int, timeout: float):
+        """The newest frame after number ``seen``, or None if none came within ``timeout``."""
+        with self._cond:
+            if self._cond.wait_for(lambda: self._latest is not None and self._latest[0] > seen or self._stop.is_set(),
+                                   timeout):
+                return None if self._stop.is_set() else self._latest
+            return None
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if not self._thread.is_alive():
+            try:
+                self.cap.release()
+            except Exception:  # noqa: BLE001 - a vanished device may fail to release
+                pass

@@ -1,0 +1,207 @@
+"""`live`: wire a live source, the engine, the outputs and the window into one pipeline.
+
+    source (camera thread, newest frame) -> mailbox (one slot) -> engine (one frame in
+    flight) -> [temporal stages] -> sink (virtual camera, recording, window hand-over)
+    -> window on the main thread
+
+The pipeline is the one `convert` uses, in its ``latest_only`` mode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+from realtime_style.errors import InputError, OutputError
+from realtime_style.fsutil import write_bytes_atomic
+from realtime_style.interrupt import Interrupt
+from realtime_style.io.frames import LIVE_TIME_BASE, Frame
+from realtime_style.live.controls import HELP, LiveControls
+from realtime_style.live.outputs import LiveSink, VirtualCamera
+from realtime_style.live.stats import LiveCounters, peak_rss_mb
+from realtime_style.live.styles import StyleSwitcher
+from realtime_style.live.window import Window, check_display
+from realtime_style.pipeline import Pipeline, PipelineError, RunStats
+
+
+@dataclasses.dataclass
+class LiveConfig:
+    source: str = "0"
+    size: tuple[int, int] | None = None  # (width, height)
+    fps: float | None = None
+    loop: bool = False
+    mirror: bool = False
+    headless: bool = False
+    max_frames: int = 0
+    duration_s: float = 0.0
+    stats_path: Path | None = None
+    virtual_cam: bool = False
+    record: Path | None = None
+    overwrite: bool = False
+
+
+@dataclasses.dataclass
+class Hardware:
+    """The hardware edges, replaceable in tests: camera, window toolkit, virtual camera."""
+
+    capture_factory: Callable | None = None
+    gui: object | None = None
+    virtual_camera_factory: Callable | None = None
+
+
+@dataclasses.dataclass
+class LiveResult:
+    stats: dict
+    interrupted: bool  # Ctrl-C (exit 130) rather than q / the end of the source
+    recorded: int
+
+
+def open_live_source(config: LiveConfig, hardware: Hardware, on_note: Callable[[str], None]):
+    spec = config.source
+    if spec == "synthetic":
+        from realtime_style.io.live_sources import SyntheticSource
+
+        return SyntheticSource(config.size or (640, 360), config.fps or 30.0, mirror=config.mirror)
+    if spec.isdigit():
+        from realtime_style.io.camera import CameraSource, open_capture
+
+        return CameraSource(int(spec), size=config.size or (640, 360), fps=config.fps, mirror=config.mirror,
+                            capture_factory=hardware.capture_factory or open_capture, on_note=on_note)
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise InputError(f"--source {spec!r}: no such file or directory (give a camera index, a video file, "
+                         "a frame directory or 'synthetic')")
+    from realtime_style.convert_job import open_source
+    from realtime_style.io.live_sources import ReplaySource
+
+    fps = Fraction(config.fps).limit_denominator(1001) if config.fps else Fraction(25)
+    return ReplaySource(path, lambda p: open_source(p, audio=False, fps=fps), loop=config.loop,
+                        size=config.size, mirror=config.mirror)
+
+
+def run_live(config: LiveConfig, switcher: StyleSwitcher, controls: LiveControls, *,
+             stages: list[tuple[str, Callable[[Frame], Frame]]] = (), hardware: Hardware = Hardware(),
+             on_note: Callable[[str], None] = lambda _m: None) -> LiveResult:
+    if not config.headless:
+        if hardware.gui is None:
+            check_display()
+    if config.record is not None:
+        _check_record(config.record, config.overwrite)
+    counters = LiveCounters()
+    source = open_live_source(config, hardware, on_note)
+    window = recorder = vcam = None
+    try:
+        size = (source.width, source.height)
+        on_note(f"source: {source.label}, {size[0]}x{size[1]} at {source.fps:g} fps")
+        switcher.engine.warmup(size[1], size[0])  # the first frame is not slow
+        if config.virtual_cam:
+            vcam = VirtualCamera(camera_factory=hardware.virtual_camera_factory)
+            on_note(f"virtual camera: {vcam.device}, {vcam.width}x{vcam.height}")
+        if config.record is not None:
+            recorder = _recorder(config.record, size, source.fps)
+        if not config.headless:
+            import cv2
+
+            window = Window("realtime-style", controls, counters, switcher,
+                            lambda: _status(switcher, pipeline.stats, counters), gui=hardware.gui or cv2)
+            on_note(f"keys: {HELP}")
+    except BaseException:
+        for thing in (vcam, recorder):
+            if thing is not None:
+                (thing.abort if thing is recorder else thing.close)()
+        source.close()
+        raise
+
+    def stylize(frame: Frame) -> Frame:
+        engine = switcher.engine
+        engine.strength, engine.preserve_color = controls.strength, controls.preserve_color
+        frame.output = engine.stylize(frame.rgb)
+        counters.infer_s += engine.last_model_s
+        counters.inferred += 1
+        ms = engine.last_model_s * 1000.0
+        counters.model_rate_ms = ms if not counters.model_rate_ms else 0.9 * counters.model_rate_ms + 0.1 * ms
+        return frame
+
+    sink = LiveSink(counters, window=window, recorder=recorder, virtual_cam=vcam)
+    pipeline = Pipeline(source, [("engine", stylize), *stages], sink, frame_limit=config.max_frames,
+                        latest_only=True)
+    started = time.perf_counter()
+
+    def idle(seconds: float) -> None:
+        if config.duration_s and time.perf_counter() - started >= config.duration_s:
+            pipeline.stop()
+        if window is not None:
+            window.pump(seconds)
+        else:
+            time.sleep(seconds)
+
+    if window is not None:
+        window.on_quit = pipeline.stop
+    with Interrupt(on_first=pipeline.stop, on_second=recorder.remove_temporary if recorder else None) as interrupt:
+        try:
+            stats = pipeline.run(on_idle=idle)
+        except PipelineError as exc:
+            raise exc.error
+        finally:
+            if window is not None:
+                window.close()
+    report = _report(stats, counters, switcher, source)
+    if config.stats_path is not None:
+        write_bytes_atomic(config.stats_path, (json.dumps(report, indent=2) + "\n").encode())
+    return LiveResult(report, interrupt.fired, recorder.frames_written if recorder else 0)
+
+
+def style_label(name: str) -> str:
+    """A registry name as is; a model given by path by its file stem."""
+    return Path(name).stem if name.lower().endswith(".onnx") else name
+
+
+def _check_record(path: Path, overwrite: bool) -> None:
+    from realtime_style.io.video_file import OUTPUT_SUFFIXES
+
+    if path.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise OutputError(f"--record {path}: write .mp4, .mkv or .mov")
+    if path.exists() and not overwrite:
+        raise OutputError(f"{path} exists; pass --overwrite to replace it")
+
+
+def _recorder(path: Path, size: tuple[int, int], fps: float):
+    from realtime_style.io.video_file import VideoFileSink, VideoInfo
+
+    rate = Fraction(fps).limit_denominator(1001)
+    return VideoFileSink(path, VideoInfo(size[0], size[1], rate, LIVE_TIME_BASE, 0, 0))
+
+
+def _status(switcher: StyleSwitcher, stats: RunStats, counters: LiveCounters) -> dict:
+    return {"style": style_label(switcher.current) + (f" (loading {switcher.loading})" if switcher.loading else ""),
+            "provider": getattr(switcher.engine, "provider", "?"),
+            "dropped": max(0, stats.frames_in - counters.displayed - 1),
+            "message": switcher.message if not switcher.loading else ""}
+
+
+def _report(stats: RunStats, counters: LiveCounters, switcher: StyleSwitcher, source) -> dict:
+    engine_stage = next(s for s in stats.stages if s.name == "engine")
+    lat = counters.latency
+    return {
+        "frames_captured": stats.frames_in,
+        "frames_processed": engine_stage.frames,
+        "frames_displayed": counters.displayed,
+        "frames_dropped": max(0, stats.frames_in - counters.displayed),
+        "dropped_before_model": stats.frames_dropped,
+        "fps": round(counters.displayed / stats.wall_s, 2) if stats.wall_s > 0 else 0.0,
+        "model_fps": round(counters.model_fps(), 2),
+        "latency_ms": {"p50": lat.percentile(50), "p95": lat.percentile(95), "p99": lat.percentile(99)},
+        "peak_rss_mb": peak_rss_mb(),
+        "provider": getattr(switcher.engine, "provider", "?"),
+        "size": f"{source.width}x{source.height}",
+        "source": source.label,
+        "source_fps": round(float(source.fps), 3),
+        "style": style_label(switcher.current),
+        "wall_s": round(stats.wall_s, 3),
+        "stages_ms_per_frame": {s.name: round(s.ms_per_frame, 2) for s in stats.stages},
+    }
+
