@@ -42,17 +42,21 @@ class LatestFrame:
 
     def __init__(self) -> None:
         self._frame: Frame | None = None
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
         self.skipped = 0
 
     def offer(self, frame: Frame) -> None:
-        with self._lock:
+        with self._cond:
             if self._frame is not None:
                 self.skipped += 1
             self._frame = frame
+            self._cond.notify()
 
-    def take(self) -> Frame | None:
-        with self._lock:
+    def take(self, timeout_s: float = 0.0) -> Frame | None:
+        """The newest unseen frame, waiting up to ``timeout_s`` for one to arrive."""
+        with self._cond:
+            if self._frame is None and timeout_s > 0:
+                self._cond.wait(timeout_s)
             frame, self._frame = self._frame, None
             return frame
 
@@ -78,8 +82,9 @@ class Window:
                                "run with --headless") from exc
 
     def pump(self, timeout_s: float) -> None:
-        """Show the newest frame (if any), then wait up to ``timeout_s`` for a key."""
-        frame = self.slot.take()
+        """Wait up to ``timeout_s`` for a frame and show it the moment it arrives; then
+        let the toolkit draw and read a key."""
+        frame = self.slot.take(timeout_s)
         if frame is not None and not self.controls.paused:
             self._shown = frame
             self.gui.imshow(self.title, self._compose(frame))
@@ -87,7 +92,7 @@ class Window:
             self.counters.displayed += 1
             self.counters.display_rate.tick(now)
             self.counters.latency.add(now - frame.captured)
-        key = self.gui.waitKey(max(1, int(timeout_s * 1000)))
+        key = self.gui.waitKey(1)
         message = self.controls.handle_key(key, self.switcher)
         if message:
             self._flash = (message, time.perf_counter() + 2.0)
