@@ -84,6 +84,17 @@ MaxSideOpt = Annotated[int, typer.Option(min=0, help="Longest side the network s
 StrengthOpt = Annotated[float, typer.Option(min=0.0, max=1.0, help="Style strength, 1 = full style.")]
 PreserveOpt = Annotated[bool, typer.Option("--preserve-color", help="Keep the source's colours.")]
 ThreadsOpt = Annotated[int, typer.Option(min=0, help="CPU threads (0 = automatic).")]
+DEFAULT_SMOOTH = 0.8  # realtime_style.temporal.smoother.DEFAULT_STRENGTH (checked by a test)
+SmoothOpt = Annotated[float, typer.Option(min=0.0, max=1.0, help="Temporal smoothing along the input's motion "
+                                          "(0 = off, exactly the per-frame output).")]
+
+
+def _smoothing_stages(smooth: float) -> list:
+    if smooth <= 0:
+        return []
+    from realtime_style.temporal.smoother import Smoother
+
+    return [("smooth", Smoother(smooth))]
 
 
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
@@ -262,6 +273,7 @@ def convert(
     frame_limit: Annotated[int, typer.Option(min=0, help="Stop after N frames (0 = all).")] = 0,
     fps: Annotated[float, typer.Option(min=0.001, help="Frame rate for a frame-directory input.")] = 25.0,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing OUTPUT.")] = False,
+    smooth: SmoothOpt = DEFAULT_SMOOTH,
 ) -> None:
     """Stylize a video frame by frame: same frames, size, timestamps; audio kept."""
     from fractions import Fraction
@@ -279,6 +291,7 @@ def convert(
             fps=Fraction(fps).limit_denominator(1001),
             on_start=lambda total: progress.update(bar, total=total or None),
             on_frame=lambda _f: progress.advance(bar),
+            extra_stages=_smoothing_stages(smooth),
         )
     audio = f", {result.audio_streams} audio stream{'s' if result.audio_streams != 1 else ''} kept" \
         if result.audio_streams else ""
@@ -320,12 +333,13 @@ def live(
                                               "camera (v4l2loopback / OBS), 1280x720 at 30 fps.")] = False,
     record: Annotated[Optional[str], typer.Option(help="Also write the stylized stream to this .mp4/.mkv/.mov.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --record file.")] = False,
+    smooth: SmoothOpt = DEFAULT_SMOOTH,
 ) -> None:
     """Stylize a webcam (or a file played as one) live: window, virtual camera, recording."""
     from pathlib import Path
 
     from realtime_style.live.controls import LiveControls
-    from realtime_style.live.job import LiveConfig, run_live
+    from realtime_style.live.job import LiveConfig, live_smoothing, run_live
     from realtime_style.live.styles import StyleSwitcher
     from realtime_style.models import registry
 
@@ -337,8 +351,10 @@ def live(
     first = style or registry.default_name()
     switcher = StyleSwitcher(registry.names(), first, lambda name: build_engine(
         name, provider, precision, max_side, strength, preserve_color, threads, workers=1))
-    controls = LiveControls(strength=strength, preserve_color=preserve_color, side_by_side=side_by_side)
-    result = run_live(config, switcher, controls, on_note=lambda m: _err(f"note: {m}"))
+    controls = LiveControls(strength=strength, preserve_color=preserve_color, side_by_side=side_by_side,
+                            smooth=smooth, smooth_on_value=smooth or DEFAULT_SMOOTH)
+    result = run_live(config, switcher, controls, stages=[("smooth", live_smoothing(controls))],
+                      on_note=lambda m: _err(f"note: {m}"))
     s = result.stats
     lat = s["latency_ms"]
     _err(f"{s['frames_displayed']} of {s['frames_captured']} frames shown at {s['fps']:.1f} fps "
@@ -346,6 +362,51 @@ def live(
          + (f"; recorded {result.recorded} frames to {record}" if record else ""))
     if result.interrupted:
         raise typer.Exit(130)
+
+
+# -- eval ------------------------------------------------------------------------------------
+@app.command("eval")
+@reports_errors
+def eval_command(
+    input: Annotated[str, typer.Argument(help="A video file, or a directory of frames (Sintel layout for --flow gt).")],
+    smooth: SmoothOpt = DEFAULT_SMOOTH,
+    flow: Annotated[str, typer.Option(help="dis: OpenCV DIS (medium preset, full resolution; not the smoother's "
+                                      "flow); gt: ground-truth .flo files beside the frames.")] = "dis",
+    style: StyleOpt = None,
+    provider: ProviderOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    max_side: MaxSideOpt = 0,
+    strength: StrengthOpt = 1.0,
+    preserve_color: PreserveOpt = False,
+    threads: ThreadsOpt = 0,
+    frame_limit: Annotated[int, typer.Option(min=0, help="Only the first N frames (0 = all).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """Warping error (Lai et al. 2018) of the stylized clip: smoothed, per-frame, and the input's floor."""
+    import json
+
+    from realtime_style.eval_job import evaluate
+
+    engine = build_engine(style, provider, precision, max_side, strength, preserve_color, threads, workers=1)
+    report = evaluate(input, engine.stylize, smooth=smooth, flow=_choice(flow, ("dis", "gt"), "--flow"),
+                      frame_limit=frame_limit)
+    data = report.to_json()
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    typer.echo(f"warping error E_warp ({data['range']}; denominator: {data['denominator']}; flow: {data['flow']})")
+    typer.echo(f"{'pair':<40} {'input':>10} {'per-frame':>10}" + (f" {'smoothed':>10}" if smooth > 0 else ""))
+    for p in report.pairs:
+        row = f"{p.a + ' -> ' + p.b:<40} {p.input:>10.6f} {p.unsmoothed:>10.6f}"
+        typer.echo(row + (f" {p.smoothed:>10.6f}" if p.smoothed is not None else ""))
+    summary = (f"mean over {data['pairs']} pairs: input {data['warping_error_input']:.6f} (floor), "
+               f"per-frame {data['warping_error_unsmoothed']:.6f}")
+    if smooth > 0:
+        sv = data["smoothed_vs_unsmoothed"]
+        summary += (f", smoothed ({smooth:g}) {data['warping_error']:.6f} = {data['ratio_to_unsmoothed']:.2f} of "
+                    f"per-frame; smoothed vs per-frame: low-pass PSNR {sv['lowpass_psnr_db']} dB, texture ratio "
+                    f"{sv['texture_ratio']}; scene cuts {data['scene_cuts']}")
+    typer.echo(summary + f"; {data['fps']:.1f} fps ({engine.provider})")
 
 
 # -- distill ---------------------------------------------------------------------------------

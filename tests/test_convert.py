@@ -78,6 +78,10 @@ def invoke(*args):
 
 
 def convert(src, dst, model, *extra):
+    """These tests check per-frame fidelity, so smoothing is off unless a test asks for it
+    (tests/test_smoothing.py covers the smoothed default)."""
+    if "--smooth" not in extra:
+        extra = ("--smooth", "0", *extra)
     return invoke("convert", src, dst, "--style", model, "--provider", "cpu", *extra)
 
 

@@ -160,6 +160,19 @@ def style_label(name: str) -> str:
     return Path(name).stem if name.lower().endswith(".onnx") else name
 
 
+def live_smoothing(controls: LiveControls) -> Callable[[Frame], Frame]:
+    """The temporal stage of a live run, following the ``s`` key (``controls.smooth``)."""
+    from realtime_style.temporal.smoother import Smoother
+
+    smoother = Smoother(controls.smooth)
+
+    def stage(frame: Frame) -> Frame:
+        smoother.strength = controls.smooth
+        return smoother(frame)
+
+    return stage
+
+
 def _check_record(path: Path, overwrite: bool) -> None:
     from realtime_style.io.video_file import OUTPUT_SUFFIXES
 

@@ -1,0 +1,193 @@
+"""Temporal smoothing and `eval`: synthetic sequences with known motion, scene cuts, the
+exact `--smooth 0` path, and the warping-error report (real ONNX Runtime, real files)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from realtime_style.cli import DEFAULT_SMOOTH, app
+from realtime_style.eval_job import evaluate, find_gt_flow
+from realtime_style.metrics import lowpass_psnr, texture_ratio
+from realtime_style.temporal.smoother import DEFAULT_STRENGTH, Smoother
+from realtime_style.temporal.warping import FLO_MAGIC
+from realtime_style.testcard import card_image
+
+runner = CliRunner()
+SHIFT = 3  # pixels per frame, to the right
+
+
+def panning(n: int, h: int = 96, w: int = 128, seed: int = 0) -> list[np.ndarray]:
+    """A textured scene panning right by SHIFT px a frame (frame t+1 = frame t moved right)."""
+    wide = card_image(h, w + SHIFT * n, seed)
+    return [np.ascontiguousarray(wide[:, (n - t) * SHIFT : (n - t) * SHIFT + w]) for t in range(n)]
+
+
+def flicker(seed: int = 0, sigma: float = 12.0, stroke_px: float = 0.0):
+    """A stand-in for a per-frame stylization that flickers: the input plus fresh pixel
+    noise, or (``stroke_px``) plus a stroke texture of constant energy whose phase jumps
+    every frame, as a network's brush strokes do."""
+    rng = np.random.default_rng(seed)
+    strokes = None
+
+    def stylize(img: np.ndarray) -> np.ndarray:
+        nonlocal strokes
+        if not stroke_px:
+            return np.clip(img + rng.normal(0, sigma, img.shape), 0, 255).astype(np.uint8)
+        if strokes is None or strokes.shape != img.shape:
+            strokes = cv2.GaussianBlur(rng.normal(0, 1, img.shape).astype(np.float32), (0, 0), stroke_px)
+            strokes *= sigma / float(strokes.std())
+        moved = np.roll(strokes, tuple(int(v) for v in rng.integers(0, 20, 2)), axis=(0, 1))
+        return np.clip(img + moved, 0, 255).astype(np.uint8)
+
+    return stylize
+
+
+def write_flo(path: Path, flow: np.ndarray) -> None:
+    h, w = flow.shape[:2]
+    with open(path, "wb") as fh:
+        np.array([FLO_MAGIC], np.float32).tofile(fh)
+        np.array([w, h], np.int32).tofile(fh)
+        flow.astype(np.float32).tofile(fh)
+
+
+def sintel_like(root: Path, frames: list[np.ndarray]) -> Path:
+    """Frames plus ground-truth flow (t -> t+1: content moves right, so a pixel of frame t
+    is found SHIFT px to the right in t+1) and occlusion masks, in the Sintel layout."""
+    seq, gt = root / "scene_clean", root / "scene_gt"
+    seq.mkdir(parents=True)
+    gt.mkdir()
+    h, w = frames[0].shape[:2]
+    for i, f in enumerate(frames, start=1):
+        cv2.imwrite(str(seq / f"frame_{i:04d}.png"), f[..., ::-1])
+        if i < len(frames):
+            flow = np.zeros((h, w, 2), np.float32)
+            flow[..., 0] = SHIFT
+            write_flo(gt / f"frame_{i:04d}.flo", flow)
+            occ = np.zeros((h, w), np.uint8)
+            occ[:, w - SHIFT :] = 255  # leaves the picture
+            cv2.imwrite(str(gt / f"occlusions_frame_{i:04d}.png"), occ)
+    return seq
+
+
+def test_gt_flow_is_found_beside_the_frames(tmp_path):
+    seq = sintel_like(tmp_path, panning(3))
+    flo, occ, inv = find_gt_flow(seq / "frame_0001.png")
+    assert flo.name == "frame_0001.flo" and occ is not None and inv is None
+    assert find_gt_flow(seq / "frame_0003.png") is None  # the last frame has no successor
+
+
+def test_expected_warping_error_of_a_known_motion(tmp_path):
+    frames = panning(6)
+    seq = sintel_like(tmp_path, frames)
+    sigma = 12.0
+    report = evaluate(seq, flicker(sigma=sigma), smooth=0.0, flow="gt")
+    data = report.to_json()
+    assert data["pairs"] == 5 and data["frames"] == 6
+    assert data["warping_error_input"] < 1e-6  # a pure integer shift: the input is its own perfect warp
+    expected = 2 * (sigma / 255.0) ** 2  # two independent noises per pixel and channel
+    assert data["warping_error"] == pytest.approx(expected, rel=0.1)
+    for key in ("warping_error", "per_pair", "flow", "range", "denominator", "pairs", "fps"):
+        assert key in data
+
+
+def test_smoothing_removes_flicker_without_ghosts(tmp_path):
+    frames = panning(12)
+    seq = sintel_like(tmp_path, frames)
+    plain = evaluate(seq, flicker(seed=1, sigma=10.0, stroke_px=1.5), smooth=0.0, flow="gt").to_json()
+    smoothed = evaluate(seq, flicker(seed=1, sigma=10.0, stroke_px=1.5), smooth=DEFAULT_STRENGTH, flow="gt").to_json()
+    assert smoothed["warping_error"] <= 0.6 * plain["warping_error"]
+    assert smoothed["warping_error_unsmoothed"] == plain["warping_error"]  # same per-frame output reported
+    sv = smoothed["smoothed_vs_unsmoothed"]
+    assert sv["lowpass_psnr_db"] >= 26 and sv["texture_ratio"] >= 0.85
+    assert smoothed["scene_cuts"] == 0
+
+
+def test_eval_with_its_own_dis_flow_on_a_video_like_sequence(tmp_path):
+    seq = sintel_like(tmp_path, panning(8))
+    plain = evaluate(seq, flicker(seed=2), smooth=0.0, flow="dis").to_json()
+    smoothed = evaluate(seq, flicker(seed=2), smooth=DEFAULT_STRENGTH, flow="dis").to_json()
+    assert "DIS medium" in plain["flow"]
+    assert smoothed["warping_error"] < 0.6 * plain["warping_error"]
+
+
+def test_a_scene_cut_resets_the_history():
+    a, b = panning(5, seed=0), panning(5, seed=7)
+    b = [np.ascontiguousarray(255 - f[::-1]) for f in b]  # unrelated content
+    sm = Smoother(DEFAULT_STRENGTH)
+    outs = [sm.smooth(f, f) for f in a + b]
+    assert sm.cuts == 1
+    assert np.array_equal(outs[5], b[0])  # the first frame after the cut is the fresh stylization
+
+
+def test_strength_zero_is_the_unsmoothed_output_itself():
+    sm = Smoother(0.0)
+    frames = panning(4)
+    for f in frames:
+        styl = f.copy()
+        assert sm.smooth(f, styl) is styl
+
+
+def test_static_scene_with_a_moving_object_leaves_no_trail():
+    """A bright square crossing a still background: after it has passed, the background
+    must be back to the stylized frame (no ghost of the square)."""
+    bg = card_image(180, 320, seed=3)
+    sm = Smoother(1.0)
+    for t in range(12):
+        f = bg.copy()
+        x = 10 + t * 8
+        cv2.rectangle(f, (x, 60), (x + 30, 100), (255, 255, 255), -1)
+        out = sm.smooth(f, f)
+    region = (slice(60, 101), slice(10, 60))  # where the square was early on
+    assert lowpass_psnr(out[region], f[region]) > 30  # 28.7 dB without neighbourhood clamping
+    assert texture_ratio(out, f) > 0.85
+
+
+def test_default_is_the_same_everywhere():
+    assert DEFAULT_SMOOTH == DEFAULT_STRENGTH
+
+
+def test_convert_smooth_zero_is_bit_identical_to_per_frame(tmp_path, tiny_model, model_home):
+    seq = sintel_like(tmp_path, panning(5))
+    out0, out_default = tmp_path / "s0", tmp_path / "sd"
+    r = runner.invoke(app, ["convert", str(seq), str(out0), "--style", str(tiny_model), "--smooth", "0"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["convert", str(seq), str(out_default), "--style", str(tiny_model)])
+    assert r.exit_code == 0, r.output
+    per_frame_dir = tmp_path / "img"
+    r = runner.invoke(app, ["image", str(seq), "-o", str(per_frame_dir), "--style", str(tiny_model)])
+    assert r.exit_code == 0, r.output
+    differs = 0
+    for path in sorted(seq.glob("*.png")):
+        a = cv2.imread(str(out0 / path.name))
+        assert np.array_equal(a, cv2.imread(str(per_frame_dir / path.name)))
+        differs += not np.array_equal(a, cv2.imread(str(out_default / path.name)))
+    assert differs >= 3  # the default smooths
+
+
+def test_eval_cli_json_and_errors(tmp_path, tiny_model, model_home):
+    seq = sintel_like(tmp_path, panning(4))
+    r = runner.invoke(app, ["eval", str(seq), "--flow", "gt", "--style", str(tiny_model), "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["pairs"] == 3 and data["smooth"] == DEFAULT_SMOOTH and data["range"] == "RGB in [0, 1]"
+    r = runner.invoke(app, ["eval", str(seq), "--flow", "gt", "--style", str(tiny_model)])
+    assert r.exit_code == 0 and "floor" in r.stdout and "smoothed" in r.stdout
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    cv2.imwrite(str(lone / "frame_0001.png"), panning(1)[0])
+    r = runner.invoke(app, ["eval", str(lone), "--style", str(tiny_model)])
+    assert r.exit_code == 1 and "at least two" in r.output
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for i, f in enumerate(panning(3)):
+        cv2.imwrite(str(plain / f"f{i}.png"), f)
+    r = runner.invoke(app, ["eval", str(plain), "--flow", "gt", "--style", str(tiny_model)])
+    assert r.exit_code == 1 and "no ground-truth flow" in r.output
+    r = runner.invoke(app, ["eval", str(plain), "--flow", "farneback", "--style", str(tiny_model)])
+    assert r.exit_code != 0
