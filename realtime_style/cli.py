@@ -540,6 +540,88 @@ def models_remove(name: Annotated[str, typer.Argument()]) -> None:
     _err(f"removed {name!r} ({path})")
 
 
+# -- bench -----------------------------------------------------------------------------------
+def _sizes(text: str) -> list[tuple[int, int]]:
+    out = []
+    for part in text.split(","):
+        h, w = _parse_size(part.strip())
+        out.append((w, h))
+    return out
+
+
+def _list(text: str, allowed: tuple[str, ...], option: str) -> list[str]:
+    return [_choice(v.strip(), allowed, option) for v in text.split(",") if v.strip()]
+
+
+@app.command()
+@reports_errors
+def bench(
+    style: Annotated[Optional[list[str]], typer.Option("--style", "-s", help="Style name or .onnx path "
+                                                       "(repeatable; default: the default style).")] = None,
+    sizes: Annotated[str, typer.Option(help="Comma-separated WIDTHxHEIGHT list.")] = "640x360,1280x720,1920x1080",
+    providers: Annotated[str, typer.Option(help="Comma-separated: cpu, cuda, tensorrt.")] = "cpu",
+    precisions: Annotated[str, typer.Option(help="Comma-separated: fp32, fp16.")] = "fp32",
+    mode: Annotated[str, typer.Option(help="model (network alone), pipeline (source -> engine -> smoothing "
+                                      "-> sink) or both.")] = "both",
+    frames: Annotated[int, typer.Option(min=1, help="Timed frames per case.")] = 100,
+    warmup: Annotated[int, typer.Option(min=0, help="Untimed frames first.")] = 10,
+    threads: ThreadsOpt = 0,
+    smooth: SmoothOpt = DEFAULT_SMOOTH,
+    json_path: Annotated[Optional[str], typer.Option("--json", help="Write the results as JSON here.")] = None,
+) -> None:
+    """Model-only and pipeline FPS with latency percentiles, per style x size x provider x precision."""
+    import json
+
+    from realtime_style.bench_job import MODES, BenchPlan, report, run
+    from realtime_style.doctor import machine_info
+    from realtime_style.engine.options import PROVIDERS
+    from realtime_style.fsutil import write_bytes_atomic
+    from realtime_style.models import registry
+
+    modes = list(MODES) if mode == "both" else [_choice(mode, MODES, "--mode")]
+    plan = BenchPlan(styles=style or [registry.default_name()], sizes=_sizes(sizes),
+                     providers=_list(providers, tuple(p for p in PROVIDERS if p != "auto"), "--providers"),
+                     precisions=_list(precisions, ("fp32", "fp16"), "--precisions"), modes=modes,
+                     frames=frames, warmup=warmup, threads=threads, smooth=smooth)
+
+    def show(r: dict) -> None:
+        head = f"{r['style']:<10} {r['size']:>9} {r['provider_requested']:<8} {r['precision']:<4} {r['mode']:<8}"
+        if r.get("error"):
+            _err(f"{head} did not run: {r['error']}")
+        else:
+            lat = r["latency_ms"]
+            _err(f"{head} {r['fps']:8.1f} fps  p50 {lat['p50']:.1f} ms  p95 {lat['p95']:.1f} ms  "
+                 f"[{', '.join(r['providers_active'])}]")
+
+    results = run(plan, registry.resolve_style, on_result=show, cache_dir=registry.home() / "trt_cache")
+    data = report(results, machine_info())
+    if json_path:
+        write_bytes_atomic(json_path, (json.dumps(data, indent=2) + "\n").encode())
+        _err(f"wrote {json_path}")
+
+
+@app.command("bench-compare")
+@reports_errors
+def bench_compare(
+    files: Annotated[list[str], typer.Argument(help="bench --json files.")],
+    plot: Annotated[Optional[str], typer.Option(help="Draw a PNG bar chart of FPS per size here.")] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the markdown table (the default when "
+                                           "no --plot is given).")] = False,
+    mode: Annotated[str, typer.Option(help="Which results the chart shows: model or pipeline.")] = "model",
+) -> None:
+    """Compare bench results across machines, providers and precisions."""
+    from pathlib import Path
+
+    from realtime_style import bench_compare as bc
+
+    runs = bc.load(files)
+    if markdown or not plot:
+        typer.echo(bc.markdown(runs), nl=False)
+    if plot:
+        bc.plot(runs, Path(plot), _choice(mode, ("model", "pipeline"), "--mode"))
+        _err(f"wrote {plot}")
+
+
 # -- doctor ----------------------------------------------------------------------------------
 @app.command()
 @reports_errors

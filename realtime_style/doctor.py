@@ -191,6 +191,27 @@ def _versions() -> dict[str, Any]:
     return v
 
 
+def machine_info(timeout_s: float = 5.0) -> dict[str, Any]:
+    """What a benchmark result must say about where it ran."""
+    v = _versions()
+    gpu = _gpu(timeout_s)
+    info: dict[str, Any] = {
+        "cpu": v["cpu_model"], "cores": v["usable_cores"], "platform": v["platform"],
+        "gpu": [d["name"] for d in gpu["devices"]] or None,
+        "driver": gpu["devices"][0]["driver_version"] if gpu["devices"] else None,
+        "versions": {k: v[k] for k in ("onnxruntime", "opencv", "numpy", "python", "realtime_style")},
+    }
+    try:
+        import onnxruntime as ort  # noqa: PLC0415
+
+        build = getattr(ort, "get_build_info", lambda: "")()
+        info["onnxruntime_build"] = build
+        info["onnxruntime_providers"] = ort.get_available_providers()
+    except Exception as exc:  # noqa: BLE001
+        info["onnxruntime_build"] = _err(exc)
+    return info
+
+
 # --------------------------------------------------------------------------
 # ONNX Runtime providers
 # --------------------------------------------------------------------------

@@ -1,0 +1,163 @@
+"""`bench`: model-only and pipeline speed for each style x size x provider x precision.
+
+Model-only: the prepared frame through ``session.run`` (outputs come back to the host, so
+the device is synchronised), warm-up excluded, latency percentiles, FPS as the median of
+``rounds`` rounds. Pipeline: a synthetic source (pre-rendered, not paced) -> engine ->
+smoothing -> a sink that discards, with the per-stage breakdown. A provider that does not
+load is reported with its reason, never skipped silently; the provider that actually ran
+is recorded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from typing import Callable, Iterator
+
+import numpy as np
+
+from realtime_style.engine import InferenceOptions, StyleEngine, geometry
+from realtime_style.errors import StyleError
+from realtime_style.io.frames import Frame
+from realtime_style.pipeline import Pipeline
+
+SCHEMA_VERSION = 1
+MODES = ("model", "pipeline")
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchPlan:
+    styles: list[str]
+    sizes: list[tuple[int, int]]  # (width, height)
+    providers: list[str]
+    precisions: list[str]
+    modes: list[str]
+    frames: int = 100
+    warmup: int = 10
+    rounds: int = 5
+    smooth: float = 0.8
+    threads: int = 0
+
+
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    ms = np.asarray(seconds) * 1000.0
+    return {f"p{q}": round(float(np.percentile(ms, q)), 3) for q in (50, 95, 99)}
+
+
+def time_model(engine: StyleEngine, width: int, height: int, frames: int, warmup: int, rounds: int) -> dict:
+    from realtime_style.testcard import card_image
+
+    batch = geometry.prepare(card_image(height, width), engine.plan(height, width))
+    for _ in range(warmup):
+        engine.infer(batch)
+    per_round = max(1, frames // rounds)
+    latencies, round_fps = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(per_round):
+            t0 = time.perf_counter()
+            engine.infer(batch)
+            latencies.append(time.perf_counter() - t0)
+        round_fps.append(per_round / (time.perf_counter() - start))
+    return {"frames": len(latencies), "fps": round(statistics.median(round_fps), 2),
+            "latency_ms": percentiles(latencies)}
+
+
+class _Frames:
+    """Pre-rendered frames of the synthetic scene, handed out as fast as they are taken."""
+
+    def __init__(self, width: int, height: int, count: int) -> None:
+        from realtime_style.io.live_sources import SyntheticSource
+
+        scene = SyntheticSource((width, height))
+        self._pictures = [scene.render(i) for i in range(min(count, 30))]
+        self.count = count
+
+    def frames(self) -> Iterator[Frame]:
+        for i in range(self.count):
+            yield Frame(i, self._pictures[i % len(self._pictures)])
+
+    def close(self) -> None:
+        pass
+
+
+class _Discard:
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+
+    def write(self, frame: Frame) -> None:
+        self.latencies.append(time.perf_counter() - frame.captured)
+
+    def finish(self, trailing) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+def time_pipeline(engine: StyleEngine, width: int, height: int, frames: int, warmup: int, smooth: float) -> dict:
+    from realtime_style.temporal.smoother import Smoother
+
+    def stylize(frame: Frame) -> Frame:
+        frame.output = engine.stylize(frame.rgb)
+        return frame
+
+    stages = [("engine", stylize, engine.workers)]
+    if smooth > 0:
+        stages.append(("smooth", Smoother(smooth)))
+    engine.warmup(height, width, runs=max(1, warmup // 2))
+    sink = _Discard()
+    stats = Pipeline(_Frames(width, height, frames), stages, sink, queue_size=max(4, 2 * engine.workers)).run()
+    return {"frames": stats.frames_out, "fps": round(stats.fps, 2), "latency_ms": percentiles(sink.latencies),
+            "stages_ms_per_frame": {s.name: round(s.ms_per_frame, 3) for s in stats.stages},
+            "workers": engine.workers, "smooth": smooth}
+
+
+def run(plan: BenchPlan, resolve: Callable[[str], object], on_result: Callable[[dict], None] = lambda r: None,
+        cache_dir=None) -> list[dict]:
+    results = []
+    for style in plan.styles:
+        for provider in plan.providers:
+            for precision in plan.precisions:
+                from realtime_style.live.job import style_label
+
+                base = {"style": style_label(style), "provider_requested": provider, "precision": precision}
+                engines: dict[str, StyleEngine | None] = {}
+                error = None
+                try:
+                    model = resolve(style)
+                    for mode in plan.modes:
+                        # model-only: one stream, every core; pipeline: the engine as convert runs it
+                        options = InferenceOptions(provider=provider, precision=precision, threads=plan.threads,
+                                                   workers=1 if mode == "model" else 0)
+                        engines[mode] = StyleEngine(model, options, cache_dir=cache_dir)
+                except StyleError as exc:
+                    error = str(exc)
+                for width, height in plan.sizes:
+                    for mode in plan.modes:
+                        entry = dict(base, size=f"{width}x{height}", mode=mode)
+                        engine = engines.get(mode)
+                        if engine is None:
+                            entry.update(providers_active=[], arch="unknown", error=error or "not run")
+                        else:
+                            entry.update(arch=engine.signature.metadata.get("arch", "unknown"),
+                                         providers_active=engine.providers_active, precision=engine.precision,
+                                         threads=engine.threads, notes=engine.notes)
+                            try:
+                                if mode == "model":
+                                    entry.update(time_model(engine, width, height, plan.frames, plan.warmup,
+                                                            plan.rounds))
+                                else:
+                                    entry.update(time_pipeline(engine, width, height, plan.frames, plan.warmup,
+                                                               plan.smooth))
+                            except Exception as exc:  # noqa: BLE001 - an ORT failure is a result too
+                                entry["error"] = str(exc).strip().splitlines()[0] if str(exc).strip() else \
+                                    type(exc).__name__
+                        results.append(entry)
+                        on_result(entry)
+    return results
+
+
+def report(results: list[dict], machine: dict) -> dict:
+    return {"schema_version": SCHEMA_VERSION, "machine": machine, "results": results}
