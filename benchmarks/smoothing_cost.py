@@ -1,0 +1,108 @@
+"""What temporal smoothing costs at 640x360 on this machine.
+
+    python benchmarks/smoothing_cost.py [--style wave] [--clip CLIP] [--frames 300] [--rounds 3]
+
+1. The smoother alone: ms per frame on consecutive frames of the clip (or the synthetic
+   scene), against the engine's full per-frame time (prepare + model + restore).
+2. End to end: `convert` of the same frames with --smooth 0 and with the default,
+   alternating rounds, median FPS; the cost is the relative increase in frame time.
+Target: <= 15 % of the frame time. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from realtime_style.convert_job import convert  # noqa: E402
+from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
+from realtime_style.io.live_sources import SyntheticSource  # noqa: E402
+from realtime_style.models import registry  # noqa: E402
+from realtime_style.temporal.smoother import DEFAULT_STRENGTH, Smoother  # noqa: E402
+
+
+def frames_of(clip: Path | None, n: int, size=(640, 360)):
+    if clip is None:
+        scene = SyntheticSource(size)
+        return [scene.render(i) for i in range(n)]
+    from realtime_style.convert_job import open_source
+    from fractions import Fraction
+
+    src = open_source(clip, audio=False, fps=Fraction(25))
+    out = []
+    for f in src.frames():
+        out.append(cv2.resize(f.rgb, size, interpolation=cv2.INTER_AREA) if f.rgb.shape[1::-1] != size else f.rgb)
+        if len(out) == n:
+            break
+    src.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--style", default=None)
+    ap.add_argument("--clip", type=Path, default=None, help="a 640x360 clip (default: the synthetic scene)")
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    style = args.style or registry.default_name()
+    model = registry.resolve_style(style)
+    frames = frames_of(args.clip, args.frames)
+
+    engine1 = StyleEngine(model, InferenceOptions(provider="cpu", workers=1))
+    outs, engine_ms = [], []
+    for f in frames[:100]:
+        t0 = time.perf_counter()
+        outs.append(engine1.stylize(f))
+        engine_ms.append((time.perf_counter() - t0) * 1000)
+    smoother = Smoother(DEFAULT_STRENGTH)
+    smooth_ms = []
+    for f, o in zip(frames[:100], outs):
+        t0 = time.perf_counter()
+        smoother.smooth(f, o)
+        smooth_ms.append((time.perf_counter() - t0) * 1000)
+    alone = {"engine_ms_per_frame": round(statistics.median(engine_ms), 2),
+             "smoother_ms_per_frame": round(statistics.median(smooth_ms[1:]), 2)}
+    alone["ratio"] = round(alone["smoother_ms_per_frame"] / alone["engine_ms_per_frame"], 3)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        frame_dir = tmp / "in"
+        frame_dir.mkdir()
+        for i, f in enumerate(frames):
+            cv2.imwrite(str(frame_dir / f"f{i:05d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR),
+                        [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        clip = tmp / "clip.mp4"
+        convert(frame_dir, clip, StyleEngine(model, InferenceOptions(provider="cpu", strength=0.0)),
+                fps=__import__("fractions").Fraction(30))  # strength 0: the frames themselves, encoded once
+        engine = StyleEngine(model, InferenceOptions(provider="cpu", workers=0))
+        fps = {"off": [], "default": []}
+        for _ in range(args.rounds):
+            for key in ("off", "default"):
+                stages = [("smooth", Smoother(DEFAULT_STRENGTH))] if key == "default" else []
+                r = convert(clip, tmp / f"{key}.mp4", engine, extra_stages=stages, overwrite=True)
+                fps[key].append(r.stats.fps)
+    off, on = statistics.median(fps["off"]), statistics.median(fps["default"])
+    report = {
+        "style": style, "size": "640x360", "frames": len(frames), "source": str(args.clip or "synthetic scene"),
+        "alone": alone,
+        "convert_fps": {"smooth_0": round(off, 2), f"smooth_{DEFAULT_STRENGTH:g}": round(on, 2),
+                        "rounds": {k: [round(v, 2) for v in vals] for k, vals in fps.items()}},
+        "frame_time_increase": round(off / on - 1.0, 3),
+        "target": "<= 0.15",
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
