@@ -130,7 +130,7 @@ def run(plan: BenchPlan, resolve: Callable[[str], object], on_result: Callable[[
                     for mode in plan.modes:
                         # model-only: one stream, every core; pipeline: the engine as convert runs it
                         options = InferenceOptions(provider=provider, precision=precision, threads=plan.threads,
-                                                   workers=1 if mode == "model" else 0)
+                                                   workers=1 if mode == "model" else 0, one_size=True)
                         engines[mode] = StyleEngine(model, options, cache_dir=cache_dir)
                 except StyleError as exc:
                     error = str(exc)

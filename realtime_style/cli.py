@@ -89,6 +89,13 @@ SmoothOpt = Annotated[float, typer.Option(min=0.0, max=1.0, help="Temporal smoot
                                           "(0 = off, exactly the per-frame output).")]
 
 
+def input_is_video(path: str) -> bool:
+    """A video file has one frame size; a frame directory may not."""
+    from pathlib import Path
+
+    return Path(path).is_file()
+
+
 def _smoothing_stages(smooth: float) -> list:
     if smooth <= 0:
         return []
@@ -104,7 +111,7 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
     return value
 
 
-def build_engine(style, provider, precision, max_side, strength, preserve_color, threads, workers=1):
+def build_engine(style, provider, precision, max_side, strength, preserve_color, threads, workers=1, one_size=False):
     from realtime_style.engine import InferenceOptions, StyleEngine
     from realtime_style.engine.options import PRECISIONS, PROVIDERS
     from realtime_style.models import registry
@@ -117,6 +124,7 @@ def build_engine(style, provider, precision, max_side, strength, preserve_color,
         preserve_color=preserve_color,
         threads=threads,
         workers=workers,
+        one_size=one_size,
     )
     model = registry.resolve_style(style)
     engine = StyleEngine(model, options, cache_dir=registry.home() / "trt_cache")
@@ -281,7 +289,8 @@ def convert(
     from realtime_style.convert_job import convert as run_convert
     from realtime_style.io.video_file import EncodeSettings
 
-    engine = build_engine(style, provider, precision, max_side, strength, preserve_color, threads, workers)
+    engine = build_engine(style, provider, precision, max_side, strength, preserve_color, threads, workers,
+                          one_size=True)
     with _progress() as progress:
         bar = progress.add_task("converting", total=None)
         result = run_convert(
@@ -350,7 +359,7 @@ def live(
                         record=Path(record) if record else None, overwrite=overwrite)
     first = style or registry.default_name()
     switcher = StyleSwitcher(registry.names(), first, lambda name: build_engine(
-        name, provider, precision, max_side, strength, preserve_color, threads, workers=1))
+        name, provider, precision, max_side, strength, preserve_color, threads, workers=1, one_size=True))
     controls = LiveControls(strength=strength, preserve_color=preserve_color, side_by_side=side_by_side,
                             smooth=smooth, smooth_on_value=smooth or DEFAULT_SMOOTH)
     result = run_live(config, switcher, controls, stages=[("smooth", live_smoothing(controls))],
@@ -387,7 +396,8 @@ def eval_command(
 
     from realtime_style.eval_job import evaluate
 
-    engine = build_engine(style, provider, precision, max_side, strength, preserve_color, threads, workers=1)
+    engine = build_engine(style, provider, precision, max_side, strength, preserve_color, threads, workers=1,
+                          one_size=input_is_video(input))
     report = evaluate(input, engine.stylize, smooth=smooth, flow=_choice(flow, ("dis", "gt"), "--flow"),
                       frame_limit=frame_limit)
     data = report.to_json()

@@ -12,6 +12,7 @@ from conftest import make_style_model
 from realtime_style.engine import InferenceOptions, StyleEngine, geometry
 from realtime_style.engine.adjust import blend_strength, preserve_color
 from realtime_style.engine.providers import CPU, CUDA, TENSORRT, candidates
+from realtime_style.testcard import card_image
 from realtime_style.errors import ModelError, ProviderError
 
 CPU_ONLY = InferenceOptions(provider="cpu")
@@ -156,6 +157,17 @@ class FakeGpuSession:
             out = [255 - o for o in out]
         return out
 
+    # IO binding: the real CPU session's, with "device" buffers in host memory.
+    device_type = "cpu"
+
+    def io_binding(self):
+        self.bindings = getattr(self, "bindings", 0) + 1
+        return self._real.io_binding()
+
+    def run_with_iobinding(self, binding):
+        self.bound_runs = getattr(self, "bound_runs", 0) + 1
+        self._real.run_with_iobinding(binding)
+
 
 def fake_factory(loads, log=None, **kw):
     def factory(model, sess_options=None, providers=(), provider_options=None):
@@ -278,3 +290,37 @@ def test_model_timing_runs_the_model_the_asked_number_of_times():
     assert len(times) == 5 and all(t > 0 for t in times)
     assert len(calls) == 7 and calls[0] == (1, 36, 52, 3)  # padded to the model's multiple of 4
     assert model_fps(engine, 36, 52, runs=3, warmup=0) > 0
+
+
+def test_gpu_provider_runs_through_device_buffers_reused_per_shape():
+    made = []
+    engine = StyleEngine(make_style_model(), InferenceOptions(provider="cuda", precision="fp32"),
+                         session_factory=fake_factory(loads={CUDA}, log=made), compiled_in=ALL_COMPILED)
+    cpu = StyleEngine(make_style_model(), CPU_ONLY)
+    a, b = card_image(40, 56, seed=1), card_image(40, 56, seed=2)
+    for img in (a, b, a):
+        assert np.array_equal(engine.stylize(img), cpu.stylize(img))
+    assert engine._binding.allocations == 1  # same shape: the buffers are reused
+    engine.stylize(card_image(24, 24))
+    assert engine._binding.allocations == 2
+    session = next(s for s in made if s.get_providers()[0] == CUDA)
+    assert session.bound_runs == 4 and not engine.notes
+
+
+def test_device_binding_failure_falls_back_to_plain_runs():
+    engine = StyleEngine(make_style_model(), InferenceOptions(provider="cuda", precision="fp32"),
+                         session_factory=fake_factory(loads={CUDA}), compiled_in=ALL_COMPILED)
+    engine._binding.device = "no-such-device"
+    out = engine.stylize(card_image(32, 32))
+    assert out.shape == (32, 32, 3) and engine._binding is None
+    assert any("device buffers could not be bound" in n for n in engine.notes)
+
+
+def test_one_size_streams_ask_cuda_for_an_exhaustive_conv_search():
+    made = []
+    StyleEngine(make_style_model(), InferenceOptions(provider="cuda", precision="fp32", one_size=True),
+                session_factory=fake_factory(loads={CUDA}, log=made), compiled_in=ALL_COMPILED)
+    StyleEngine(make_style_model(), InferenceOptions(provider="cuda", precision="fp32"),
+                session_factory=fake_factory(loads={CUDA}, log=made), compiled_in=ALL_COMPILED)
+    searches = [s.provider_options[0]["cudnn_conv_algo_search"] for s in made]
+    assert searches == ["EXHAUSTIVE", "HEURISTIC"]

@@ -54,7 +54,7 @@ class StyleEngine:
             raise ProviderError("fp16 runs only on a GPU provider (cuda or tensorrt); use --precision fp32 on CPU")
         want_fp16 = options.precision != "fp32"
         errors = []
-        for cand in candidates(options.provider, available, fp16=want_fp16, fixed_shape=False, cache_dir=cache_dir):
+        for cand in candidates(options.provider, available, fp16=want_fp16, fixed_shape=options.one_size, cache_dir=cache_dir):
             workers, threads = self._parallelism(cand.lead)
             try:
                 session = open_session(data, cand, threads, self._factory)
@@ -79,6 +79,12 @@ class StyleEngine:
         elif want_fp16 and self.providers_active[0] in GPU_PROVIDERS and self.precision != "fp16":
             session = self._try_fp16(data, cand, session)
         self._session = session
+        self._binding = None
+        if self.providers_active[0] in GPU_PROVIDERS:
+            from realtime_style.engine.device_io import DeviceBinding
+
+            # Sessions say where their buffers live (a test's fake GPU session computes on the CPU).
+            self._binding = DeviceBinding(session, ort_module().OrtValue, getattr(session, "device_type", "cuda"))
         meta = self.signature.metadata
         self.multiple = max(1, int(meta.get("pad_multiple", 4)))
         self.min_side = max(1, int(meta.get("min_side", 16)))
@@ -111,7 +117,15 @@ class StyleEngine:
         return plan
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
-        """Model only: a prepared (1, H, W, 3) uint8 batch through the network."""
+        """Model only: a prepared (1, H, W, 3) uint8 batch through the network (on a GPU
+        provider through device-resident buffers, see device_io)."""
+        if self._binding is not None:
+            try:
+                return self._binding.run(batch)
+            except Exception as exc:  # noqa: BLE001 - fall back to plain runs, and say so
+                self._binding = None
+                self.notes.append(f"device buffers could not be bound ({str(exc).strip().splitlines()[0]}); "
+                                  "using plain session runs")
         return run(self._session, batch)
 
     def stylize(self, frame: np.ndarray) -> np.ndarray:

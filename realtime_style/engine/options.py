@@ -19,6 +19,9 @@ class InferenceOptions:
     # Frames inferred at once (file conversion): 0 = automatic, i.e. on the CPU provider one
     # single-threaded inference per core (faster than one multi-threaded one), else 1.
     workers: int = 1
+    # Every frame has one size (video, live, bench): on CUDA, an exhaustive cuDNN algorithm
+    # search pays off once per size; for photos of many sizes the heuristic choice is better.
+    one_size: bool = False
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
