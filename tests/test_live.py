@@ -437,3 +437,12 @@ def test_real_window_under_xvfb(tmp_path):
     finally:
         xvfb.terminate()
         xvfb.wait(timeout=10)
+
+
+def test_missing_camera_is_one_line_on_stderr(tmp_path):
+    model = tmp_path / "m.onnx"
+    model.write_bytes(make_style_model())
+    r = subprocess.run(live_cmd("--source", "63", "--style", str(model), "--headless", "--max-frames", "3"),
+                       capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == ["error: no camera at index 63 (run `realtime-style doctor` to list cameras)"]

@@ -23,7 +23,12 @@ CaptureFactory = Callable[[int], Any]  # index -> an object with cv2.VideoCaptur
 
 
 def open_capture(index: int):
-    """The real camera: V4L2 on Linux, DirectShow on Windows, AVFoundation on macOS."""
+    """The real camera: V4L2 on Linux, DirectShow on Windows, AVFoundation on macOS.
+    OpenCV's own warnings are silenced: a missing camera is reported by us, in one line."""
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    except AttributeError:  # builds without the logging utilities
+        pass
     backend = {"linux": cv2.CAP_V4L2, "win32": cv2.CAP_DSHOW, "darwin": cv2.CAP_AVFOUNDATION}.get(sys.platform,
                                                                                                cv2.CAP_ANY)
     return cv2.VideoCapture(index, backend)

@@ -48,6 +48,7 @@ class ModelRecord:
     precision: str = "fp32"
     size: str = "dynamic"
     bytes: int = 0
+    card: str = ""  # the model card (NAME.md beside the model), if there is one
     metadata: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def to_json(self, full: bool = False) -> dict:
@@ -90,6 +91,7 @@ def record_for(path: Path, name: str, builtin: bool) -> ModelRecord:
         precision=meta.get("precision", "fp32"),
         size=size,
         bytes=len(data),
+        card=str(path.with_suffix(".md")) if path.with_suffix(".md").is_file() else "",
         metadata=meta,
     )
 
