@@ -446,3 +446,22 @@ def test_missing_camera_is_one_line_on_stderr(tmp_path):
                        capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert r.returncode == 1
     assert r.stderr.strip().splitlines() == ["error: no camera at index 63 (run `realtime-style doctor` to list cameras)"]
+
+
+def test_video_file_played_as_a_camera_ends_or_loops(tmp_path, tiny_model, model_home):
+    from clips import make_clip
+
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip, frames=20, rate=50, audio=True)
+    stats = tmp_path / "s.json"
+    r = runner.invoke(app, ["live", "--source", str(clip), "--style", str(tiny_model), "--headless",
+                            "--stats", str(stats), "--smooth", "0.8"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(stats.read_text())
+    assert data["frames_captured"] == 20 and data["size"] == "64x48" and data["source_fps"] == 50
+    assert data["frames_displayed"] + data["frames_dropped"] == 20
+    r = runner.invoke(app, ["live", "--source", str(clip), "--style", str(tiny_model), "--headless", "--loop",
+                            "--max-frames", "45", "--size", "32x24", "--stats", str(stats)])
+    assert r.exit_code == 0, r.output
+    data = json.loads(stats.read_text())
+    assert data["frames_captured"] == 45 and data["size"] == "32x24"
