@@ -101,10 +101,13 @@ def render_markdown(name: str, report: dict) -> str:
         f"- **Licence:** {recipe['license']}",
         f"- **Network:** `{training['arch']}` (see `export/networks.py`), exported to ONNX with uint8 RGB in/out",
         f"- **Data:** the training photos of `{recipe['data']}` (random scaled crops of {training['crop']} px, flips)",
-        f"- **Training:** `realtime-style distill`, {training['steps']} steps, batch {training['batch']}, "
-        f"lr {training['lr']}, seed {training['seed']}; weights: temporal {training['temporal_weight']}, "
-        f"gram {training['gram_weight']}, detail {training['detail_weight']}, "
-        f"adversarial {training['adversarial_weight']}",
+        f"- **Training:** `realtime-style distill`, {recipe['distill']['steps']} steps, batch {training['batch']}, "
+        f"lr {training['lr']}, seed {training['seed']}; loss weights: temporal {recipe['distill']['temporal_weight']}, "
+        f"gram {recipe['distill']['gram_weight']}, detail {recipe['distill']['detail_weight']}, "
+        f"adversarial {recipe['distill']['adversarial_weight']}"
+        + (f"; then resumed to {recipe['finetune']['steps']} steps with "
+           + ", ".join(f"{k.replace('_weight', '')} {v}" for k, v in recipe["finetune"].items() if k != "steps")
+           + " (steadier on video)" if "finetune" in recipe else ""),
         f"- **Recipe:** `realtime_style/models/recipes/{name}.json`; reproduce with "
         f"`python benchmarks/reproduce_builtin.py {name} --install`",
         "",

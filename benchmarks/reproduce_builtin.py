@@ -3,7 +3,8 @@
     python benchmarks/reproduce_builtin.py wave [--workdir runs] [--resume] [--steps N]
                                                 [--install]   # copy into realtime_style/models/builtin
 
-Reads ``realtime_style/models/recipes/NAME.json``; the teacher comes from `models pull`
+Reads ``realtime_style/models/recipes/NAME.json`` (``distill``: the run; an optional
+``finetune``: more steps with other loss weights, resumed from the end of the first); the teacher comes from `models pull`
 (or ``--teacher-dir``); training photos from the recipe's ``data`` (or ``--data``).
 """
 
@@ -52,10 +53,13 @@ def main() -> None:
         cfg["steps"] = args.steps
     config = DistillConfig(teacher=str(teacher), data=args.data or str((ROOT / recipe["data"]).resolve()),
                            out=str(args.workdir / args.name), checkpoint_every=250, sample_every=500, **cfg)
-    ckpt = run(config, resume=args.resume,
-               on_progress=lambda p: p.step % 100 == 0 and print(f"step {p.step}/{p.steps} "
-                                                                  f"loss {p.losses['total']:.4f} ETA {p.eta_s/60:.0f} min",
-                                                                  file=sys.stderr, flush=True))
+    progress = lambda p: p.step % 100 == 0 and print(f"step {p.step}/{p.steps} "  # noqa: E731
+                                                     f"loss {p.losses['total']:.4f} ETA {p.eta_s/60:.0f} min",
+                                                     file=sys.stderr, flush=True)
+    ckpt = run(config, resume=args.resume, on_progress=progress)
+    if "finetune" in recipe:  # a second phase: more steps with other weights, resumed from the first
+        config = dataclasses.replace(config, **recipe["finetune"])
+        ckpt = run(config, resume=True, on_progress=progress)
     loaded = load_checkpoint(ckpt)
     meta = {"teacher": recipe["teacher"], "artwork": recipe["artwork"], "license": recipe["license"],
             "source": f"realtime-style distill, recipe {args.name}.json"}
