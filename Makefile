@@ -26,24 +26,22 @@ test: setup
 SHARED ?= ../shared/data
 RS := $(BIN)/realtime-style
 
-# The main job on the built-in default style. Until built-in styles ship, the demo imports
-# the ml5 `wave` teacher from $(SHARED) when it is there (research data, never committed).
+# The main job on the built-in default style: photos (../shared's when present, else a
+# picture the project draws), a video with its audio (a ../shared clip when present, else
+# a recording of the synthetic live scene), and the warping error with and without smoothing.
+DEMO_CLIP ?= $(SHARED)/video/imageio_cockatoo.mp4
 demo: setup
-	@if [ -n "$$($(RS) models list --json | grep '"builtin": true')" ]; then \
-	  echo "demo: using the built-in default style"; style=""; \
-	elif $(RS) models info wave >/dev/null 2>&1; then \
-	  echo "demo: no built-in styles yet; using the imported style 'wave'"; style="--style wave"; \
-	elif [ -d $(SHARED)/teachers/ml5/wave ]; then \
-	  echo "demo: no built-in styles yet; importing the ml5 'wave' teacher from $(SHARED)"; \
-	  $(RS) models import $(SHARED)/teachers/ml5/wave --name wave || exit 1; style="--style wave"; \
-	else \
-	  echo "demo: no built-in styles yet and no $(SHARED); import one: realtime-style models import PATH --name NAME" >&2; exit 1; \
-	fi; \
+	@set -e; mkdir -p $(DEMO_OUT); \
+	echo "demo: style '$$($(BIN)/python -c 'from realtime_style.models import registry; print(registry.default_name())')' (built in)"; \
 	if [ -d $(SHARED)/images/content ]; then inputs=$(SHARED)/images/content; \
-	else mkdir -p $(DEMO_OUT)/input && $(BIN)/python -c "import cv2,sys; from realtime_style.testcard import card_image; cv2.imwrite(sys.argv[1], card_image(360, 640)[..., ::-1])" $(DEMO_OUT)/input/card.png && inputs=$(DEMO_OUT)/input/card.png; fi; \
-	$(RS) image $$inputs -o $(DEMO_OUT)/stylized $$style --overwrite && \
-	$(RS) image $$inputs -o $(DEMO_OUT)/half_strength_colour $$style --strength 0.6 --preserve-color --overwrite && \
-	echo "demo: results in $(DEMO_OUT)/stylized and $(DEMO_OUT)/half_strength_colour"
+	else mkdir -p $(DEMO_OUT)/input && $(BIN)/python -c "import cv2,sys; from realtime_style.io.live_sources import SyntheticSource; cv2.imwrite(sys.argv[1], SyntheticSource((1280, 720)).render(45)[..., ::-1])" $(DEMO_OUT)/input/scene.png && inputs=$(DEMO_OUT)/input/scene.png; fi; \
+	$(RS) image $$inputs -o $(DEMO_OUT)/stylized --overwrite; \
+	$(RS) image $$inputs -o $(DEMO_OUT)/half_strength_colour --strength 0.6 --preserve-color --overwrite; \
+	if [ -f $(DEMO_CLIP) ]; then clip=$(DEMO_CLIP); \
+	else $(RS) live --source synthetic --headless --max-frames 150 --smooth 0 --record $(DEMO_OUT)/synthetic.mp4 --overwrite; clip=$(DEMO_OUT)/synthetic.mp4; fi; \
+	$(RS) convert $$clip $(DEMO_OUT)/video_stylized.mp4 --overwrite; \
+	$(RS) eval $$clip --frame-limit 60; \
+	echo "demo: results in $(DEMO_OUT)/ (stylized/, half_strength_colour/, video_stylized.mp4)"
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache *.egg-info

@@ -89,6 +89,11 @@ def measure(student: StyleEngine, teacher: StyleEngine, val: Path | None, sintel
     return report
 
 
+def _phases(recipe: dict) -> list[dict]:
+    ft = recipe.get("finetune", [])
+    return [ft] if isinstance(ft, dict) else ft
+
+
 def render_markdown(name: str, report: dict) -> str:
     """The model card shipped beside a built-in: what it is, how it was made, what it measured."""
     recipe, training = report["recipe"], report["training"]
@@ -105,9 +110,10 @@ def render_markdown(name: str, report: dict) -> str:
         f"lr {training['lr']}, seed {training['seed']}; loss weights: temporal {recipe['distill']['temporal_weight']}, "
         f"gram {recipe['distill']['gram_weight']}, detail {recipe['distill']['detail_weight']}, "
         f"adversarial {recipe['distill']['adversarial_weight']}"
-        + (f"; then resumed to {recipe['finetune']['steps']} steps with "
-           + ", ".join(f"{k.replace('_weight', '')} {v}" for k, v in recipe["finetune"].items() if k != "steps")
-           + " (steadier on video)" if "finetune" in recipe else ""),
+        + "".join(f"; then resumed to {phase['steps']} steps with "
+                  + ", ".join(f"{k.replace('_weight', '')} {v}" for k, v in phase.items() if k != "steps")
+                  for phase in _phases(recipe))
+        + (" (steadier on video)" if _phases(recipe) else ""),
         f"- **Recipe:** `realtime_style/models/recipes/{name}.json`; reproduce with "
         f"`python benchmarks/reproduce_builtin.py {name} --install`",
         "",

@@ -57,8 +57,9 @@ def main() -> None:
                                                      f"loss {p.losses['total']:.4f} ETA {p.eta_s/60:.0f} min",
                                                      file=sys.stderr, flush=True)
     ckpt = run(config, resume=args.resume, on_progress=progress)
-    if "finetune" in recipe:  # a second phase: more steps with other weights, resumed from the first
-        config = dataclasses.replace(config, **recipe["finetune"])
+    phases = recipe.get("finetune", [])
+    for phase in [phases] if isinstance(phases, dict) else phases:  # more steps, other weights, resumed
+        config = dataclasses.replace(config, **phase)
         ckpt = run(config, resume=True, on_progress=progress)
     loaded = load_checkpoint(ckpt)
     meta = {"teacher": recipe["teacher"], "artwork": recipe["artwork"], "license": recipe["license"],
