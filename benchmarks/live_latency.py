@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
 from realtime_style.engine.timing import model_fps  # noqa: E402
 from realtime_style.live.controls import LiveControls  # noqa: E402
-from realtime_style.live.job import Hardware, LiveConfig, run_live  # noqa: E402
+from realtime_style.live.job import Hardware, LiveConfig, live_smoothing, run_live  # noqa: E402
+from realtime_style.temporal.smoother import DEFAULT_STRENGTH  # noqa: E402
 from realtime_style.live.styles import StyleSwitcher  # noqa: E402
 from realtime_style.models import registry  # noqa: E402
 
@@ -76,6 +77,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=600)
     ap.add_argument("--memory-frames", type=int, default=5000)
     ap.add_argument("--slow-display-ms", type=float, default=60.0)
+    ap.add_argument("--smooth", type=float, default=DEFAULT_STRENGTH)
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     style = args.style or registry.default_name()
@@ -86,12 +88,13 @@ def main() -> None:
     model = model_fps(probe, h, w, runs=60, warmup=3)
     config = LiveConfig(source=args.source, size=(w, h), fps=args.fps, headless=True, max_frames=args.frames)
     switcher = StyleSwitcher([style], style, factory)
-    stats = run_live(config, switcher, LiveControls()).stats
+    controls = LiveControls(smooth=args.smooth)  # as `live` runs by default: smoothing on
+    stats = run_live(config, switcher, controls, stages=[("smooth", live_smoothing(controls))]).stats
     source_fps = stats["source_fps"]
     fps_target = 0.85 * min(source_fps, model)
     latency_target = 2 * 1000 / model + 1000 / source_fps
     report = {
-        "style": style, "size": args.size, "source": stats["source"], "source_fps": source_fps,
+        "style": style, "size": args.size, "smooth": args.smooth, "source": stats["source"], "source_fps": source_fps,
         "model_only_fps": round(model, 2),
         "headless": {k: stats[k] for k in ("frames_captured", "frames_processed", "frames_displayed",
                                            "frames_dropped", "fps", "model_fps", "latency_ms", "peak_rss_mb")},
@@ -115,7 +118,9 @@ def main() -> None:
 
         t = threading.Thread(target=sampler, daemon=True)
         t.start()
-        mem_stats = run_live(config, switcher, LiveControls(), hardware=Hardware(gui=display)).stats
+        controls = LiveControls(smooth=args.smooth)
+        mem_stats = run_live(config, switcher, controls, stages=[("smooth", live_smoothing(controls))],
+                             hardware=Hardware(gui=display)).stats
         done.set()
         warm = samples[len(samples) // 5:] or samples
         report["slow_display"] = {

@@ -12,9 +12,9 @@ Per frame:
 4. Confidence per pixel: a photometric term ``exp(-k dI^2)`` on the warped previous input
    (Lai et al.'s form, looser, since the clamp guards against ghosts), zero on motion
    boundaries (the flow's own discontinuities: occlusions live there).
-5. The blend is a per-pixel weighted average, after which part of the current frame's
-   local detail energy is restored where the average lost it: out-of-phase brush strokes
-   would otherwise cancel into grey mush (what a plain blend does).
+5. The blend is a per-pixel weighted average (at most 60 % history), after which the
+   current frame's local detail energy (3 px scale) is restored where the average lost it:
+   out-of-phase brush strokes would otherwise cancel into grey mush (what a plain blend does).
 6. A scene cut (most of the picture unexplained by motion) resets the history.
 
 ``strength`` 0 returns the stylized frame untouched (bit-identical); 1 trusts the past
@@ -29,7 +29,7 @@ import numpy as np
 from realtime_style.io.frames import Frame
 
 DEFAULT_STRENGTH = 0.8
-MAX_CARRY = 0.95  # the most of the previous output any pixel takes, at strength 1
+MAX_CARRY = 0.6  # the most of the previous output any pixel takes, at strength 1
 WARP_INTERPOLATION = cv2.INTER_CUBIC  # sharper than bilinear: less blur piles up frame after frame
 STILL_PX = 0.15
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST
@@ -39,8 +39,8 @@ BOUNDARY_FLOOR = 0.5  # squared flow gradient (px/px) above which a pixel is on 
 
 
 class Smoother:
-    def __init__(self, strength: float = DEFAULT_STRENGTH, *, flow_side: int = 640, base_px: int = 9,
-                 max_gain: float = 2.0, detail_gain: float = 0.75, clamp_px: int = 5) -> None:
+    def __init__(self, strength: float = DEFAULT_STRENGTH, *, flow_side: int = 640, base_px: int = 3,
+                 max_gain: float = 2.0, detail_gain: float = 1.0, clamp_px: int = 5) -> None:
         if not 0.0 <= strength <= 1.0:
             raise ValueError("smoothing strength must be within 0..1")
         self.strength = strength
