@@ -77,7 +77,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=600)
     ap.add_argument("--memory-frames", type=int, default=5000)
     ap.add_argument("--slow-display-ms", type=float, default=60.0)
-    ap.add_argument("--smooth", type=float, default=DEFAULT_STRENGTH)
+    ap.add_argument("--smooth", type=float, default=0.0, help=f"live's default is off; {DEFAULT_STRENGTH} is `s`")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     style = args.style or registry.default_name()
@@ -88,7 +88,7 @@ def main() -> None:
     model = model_fps(probe, h, w, runs=60, warmup=3)
     config = LiveConfig(source=args.source, size=(w, h), fps=args.fps, headless=True, max_frames=args.frames)
     switcher = StyleSwitcher([style], style, factory)
-    controls = LiveControls(smooth=args.smooth)  # as `live` runs by default: smoothing on
+    controls = LiveControls(smooth=args.smooth)  # as `live` runs (default: off)
     stats = run_live(config, switcher, controls, stages=[("smooth", live_smoothing(controls))]).stats
     source_fps = stats["source_fps"]
     fps_target = 0.85 * min(source_fps, model)

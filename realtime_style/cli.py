@@ -342,7 +342,10 @@ def live(
                                               "camera (v4l2loopback / OBS), 1280x720 at 30 fps.")] = False,
     record: Annotated[Optional[str], typer.Option(help="Also write the stylized stream to this .mp4/.mkv/.mov.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --record file.")] = False,
-    smooth: SmoothOpt = DEFAULT_SMOOTH,
+    # Off by default live: the smoother still costs ~16 ms a 640x360 frame on a 2-core CPU
+    # (benchmarks/RESULTS.md), which would cost a third of the frame rate; `s` turns it on.
+    smooth: Annotated[float, typer.Option(min=0.0, max=1.0, help="Temporal smoothing (default off live; the "
+                                          f"`s` key toggles {DEFAULT_SMOOTH}).")] = 0.0,
 ) -> None:
     """Stylize a webcam (or a file played as one) live: window, virtual camera, recording."""
     from pathlib import Path
