@@ -539,7 +539,7 @@ def models_pull(
     from realtime_style.models.pull import pull
 
     result = pull(name, overwrite=overwrite)
-    _err(f"pulled {name!r} ({result.record.arch}) to {result.record.path}")
+    _err(f"pulled {name!r} ({result.record.arch}) as style {result.record.name!r} to {result.record.path}")
     _err(result.detail)
 
 

@@ -19,7 +19,8 @@ def test_pull_from_a_mirror_directory_verifies_converts_and_registers(shared_dat
     res = pull("wave")
     assert res.exit_code == 0, res.output
     assert (model_home / "teachers" / "ml5" / "wave" / "manifest.json").is_file()
-    info = CliRunner().invoke(app, ["models", "info", "wave", "--json"])
+    assert "as style 'wave-teacher'" in res.stderr  # the built-in student keeps the name 'wave'
+    info = CliRunner().invoke(app, ["models", "info", "wave-teacher", "--json"])
     assert '"source": "ml5:wave"' in info.stdout and "public domain" in info.stdout
     # a damaged mirror file is caught by its pinned sha256 and nothing is kept
     mirror = model_home.parent / "mirror"

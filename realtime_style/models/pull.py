@@ -100,9 +100,15 @@ def _verified(directory: Path, files: dict[str, str]) -> bool:
         return False
 
 
+def registered_name(name: str) -> str:
+    """The registry name of a pulled teacher: NAME, or NAME-teacher where NAME is a built-in
+    (the built-in student of that painting keeps its name)."""
+    return f"{name}-teacher" if name in registry.builtin_names() else name
+
+
 def pull(name: str, overwrite: bool = False, on_file: Callable[[str], None] | None = None):
-    """Download (or reuse) the teacher, convert it, and register it as NAME."""
+    """Download (or reuse) the teacher, convert it, and register it (see ``registered_name``)."""
     from realtime_style.models.importer import import_model
 
     folder = download_teacher(name, on_file)
-    return import_model(folder, name, "ml5", overwrite=overwrite)
+    return import_model(folder, registered_name(name), "ml5", overwrite=overwrite)
