@@ -46,14 +46,12 @@ class SlowDisplay:
 
     def __init__(self, ms: float) -> None:
         self.ms = ms
-        self.shown = 0
 
     def namedWindow(self, *a):
         pass
 
     def imshow(self, title, img):
         time.sleep(self.ms / 1000)
-        self.shown += 1
 
     def waitKey(self, ms):
         return -1

@@ -78,7 +78,10 @@ def main() -> None:
     report["recipe"] = recipe
     report["training"] = {k: v for k, v in dataclasses.asdict(config).items()
                           if k not in ("teacher", "data", "out", "threads")}
-    report["machine"] = machine()
+    from realtime_style.doctor import machine_info
+
+    info = machine_info()
+    report["machine"] = f"{info['cpu']}, {info['cores']} cores"
     (args.workdir / f"{args.name}.card.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
     card = model_card.render_markdown(args.name, report)
@@ -87,18 +90,6 @@ def main() -> None:
         shutil.copy(onnx_path, BUILTIN / f"{args.name}.onnx")
         (BUILTIN / f"{args.name}.md").write_text(card)
 
-
-def machine() -> str:
-    import os
-    import platform
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores"
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -36,7 +37,6 @@ def frames_of(clip: Path | None, n: int, size=(640, 360)):
         scene = SyntheticSource(size)
         return [scene.render(i) for i in range(n)]
     from realtime_style.convert_job import open_source
-    from fractions import Fraction
 
     src = open_source(clip, audio=False, fps=Fraction(25))
     out = []
@@ -84,7 +84,7 @@ def main() -> None:
                         [cv2.IMWRITE_PNG_COMPRESSION, 1])
         clip = tmp / "clip.mp4"
         convert(frame_dir, clip, StyleEngine(model, InferenceOptions(provider="cpu", strength=0.0)),
-                fps=__import__("fractions").Fraction(30))  # strength 0: the frames themselves, encoded once
+                fps=Fraction(30))  # strength 0: the frames themselves, encoded once
         engine = StyleEngine(model, InferenceOptions(provider="cpu", workers=0))
         fps = {"off": [], "default": []}
         for _ in range(args.rounds):

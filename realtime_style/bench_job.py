@@ -20,6 +20,7 @@ import numpy as np
 from realtime_style.engine import InferenceOptions, StyleEngine, geometry
 from realtime_style.errors import StyleError
 from realtime_style.io.frames import Frame
+from realtime_style.models.registry import style_label
 from realtime_style.pipeline import Pipeline
 
 SCHEMA_VERSION = 1
@@ -120,8 +121,6 @@ def run(plan: BenchPlan, resolve: Callable[[str], object], on_result: Callable[[
     for style in plan.styles:
         for provider in plan.providers:
             for precision in plan.precisions:
-                from realtime_style.live.job import style_label
-
                 base = {"style": style_label(style), "provider_requested": provider, "precision": precision}
                 engines: dict[str, StyleEngine | None] = {}
                 error = None

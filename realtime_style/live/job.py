@@ -25,6 +25,7 @@ from realtime_style.live.outputs import LiveSink, VirtualCamera
 from realtime_style.live.stats import LiveCounters, peak_rss_mb
 from realtime_style.live.styles import StyleSwitcher
 from realtime_style.live.window import Window, check_display
+from realtime_style.models.registry import style_label
 from realtime_style.pipeline import Pipeline, PipelineError, RunStats
 
 
@@ -153,11 +154,6 @@ def run_live(config: LiveConfig, switcher: StyleSwitcher, controls: LiveControls
     if config.stats_path is not None:
         write_bytes_atomic(config.stats_path, (json.dumps(report, indent=2) + "\n").encode())
     return LiveResult(report, interrupt.fired, recorder.frames_written if recorder else 0)
-
-
-def style_label(name: str) -> str:
-    """A registry name as is; a model given by path by its file stem."""
-    return Path(name).stem if name.lower().endswith(".onnx") else name
 
 
 def live_smoothing(controls: LiveControls) -> Callable[[Frame], Frame]:

@@ -162,6 +162,11 @@ def resolve_style(style: str | None) -> Path:
     return find(style)[0]
 
 
+def style_label(style: str) -> str:
+    """How reports name a ``--style``: a registry name as is, a model path by its file stem."""
+    return Path(style).stem if style.lower().endswith(".onnx") else style
+
+
 def check_name(name: str) -> None:
     if not NAME_RE.match(name) or name.lower().endswith(".onnx"):
         raise ModelError(
