@@ -101,7 +101,8 @@ def test_latest_only_refuses_parallel_workers():
 
 def test_on_idle_runs_on_the_calling_thread():
     seen = set()
-    Pipeline(BurstSource(20), [("engine", lambda f: f)], ListSink(), latest_only=True).run(
+    slow = lambda f: (time.sleep(0.05), f)[1]  # the run lasts well over one poll step
+    Pipeline(BurstSource(20), [("engine", slow)], ListSink(), latest_only=True).run(
         on_idle=lambda s: (seen.add(threading.current_thread().name), time.sleep(s)))
     assert seen == {threading.current_thread().name}
 
