@@ -5,7 +5,7 @@ per-frame stylization, and of the smoothed stylization when ``--smooth`` > 0, al
 same flow and mask. The flow is never the smoother's own: ``gt`` reads ground-truth
 Sintel ``.flo`` files beside the frames; ``dis`` computes forward and backward flow with
 OpenCV DIS at full resolution with the *medium* preset and variational refinement (the
-smoother uses the ultrafast preset at a third of the resolution), and masks occlusions
+smoother uses a lighter ultrafast setting at 5/8 of the resolution), and masks occlusions
 and motion boundaries with Lai et al.'s checks. It also reports how far smoothing moved
 the picture (low-pass PSNR to the per-frame output: ghosting) and how much texture it kept
 (texture-energy ratio: blur).
@@ -50,8 +50,8 @@ class EvalReport:
     frames: int
     pairs: list[PairResult]
     fps: float
-    lowpass_psnr_db: float | None  # smoothed vs per-frame output (ghosting)
-    texture_ratio: float | None  # smoothed / per-frame (blur)
+    lowpass_psnr_db: float | None  # smoothed vs per-frame output (ghosting), frames after the first
+    texture_ratio: float | None  # smoothed / per-frame (blur), frames after the first
     scene_cuts: int
 
     def mean(self, field: str) -> float:
@@ -145,7 +145,7 @@ def evaluate(input_path: str | os.PathLike, stylize: Callable[[np.ndarray], np.n
             busy += time.perf_counter() - t0
             frames += 1
             name = frame.name or f"frame {frame.index + 1}"
-            if out is not None:
+            if out is not None and prev is not None:  # the first frame has no history: identical
                 lp.append(lowpass_psnr(out, raw))
                 tr.append(texture_ratio(out, raw))
             if prev is not None:

@@ -15,7 +15,7 @@ from realtime_style.cli import DEFAULT_SMOOTH, app
 from realtime_style.eval_job import evaluate, find_gt_flow
 from realtime_style.metrics import lowpass_psnr, texture_ratio
 from realtime_style.temporal.smoother import DEFAULT_STRENGTH, Smoother
-from realtime_style.temporal.warping import FLO_MAGIC
+from realtime_style.temporal.warping import write_flo
 from realtime_style.testcard import card_image
 
 runner = CliRunner()
@@ -46,14 +46,6 @@ def flicker(seed: int = 0, sigma: float = 12.0, stroke_px: float = 0.0):
         return np.clip(img + moved, 0, 255).astype(np.uint8)
 
     return stylize
-
-
-def write_flo(path: Path, flow: np.ndarray) -> None:
-    h, w = flow.shape[:2]
-    with open(path, "wb") as fh:
-        np.array([FLO_MAGIC], np.float32).tofile(fh)
-        np.array([w, h], np.int32).tofile(fh)
-        flow.astype(np.float32).tofile(fh)
 
 
 def sintel_like(root: Path, frames: list[np.ndarray]) -> Path:

@@ -38,6 +38,15 @@ def read_flo(path: str | os.PathLike) -> np.ndarray:
     return data.reshape(h, w, 2)
 
 
+def write_flo(path: str | os.PathLike, flow: np.ndarray) -> None:
+    """Write an (H, W, 2) flow as a Middlebury/Sintel ``.flo`` file."""
+    h, w = flow.shape[:2]
+    with open(path, "wb") as fh:
+        np.array([FLO_MAGIC], np.float32).tofile(fh)
+        np.array([w, h], np.int32).tofile(fh)
+        flow.astype(np.float32).tofile(fh)
+
+
 def backward_warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """``image`` sampled at p + flow(p): bilinear, border clamped."""
     h, w = flow.shape[:2]
