@@ -22,7 +22,7 @@ from export.checkpoints import LoadedModel, load
 from export.networks import build
 from realtime_style.errors import InputError
 from realtime_style.training.data import PhotoCrops
-from realtime_style.training.loop import (Checkpointer, Progress, center_crop, cosine_tail_lr, run_steps,
+from realtime_style.training.loop import (Checkpointer, Progress, center_crop, check_out, cosine_tail_lr, run_steps,
                                           sample_sheet_path, set_lr, write_sample_sheet)
 from realtime_style.training.losses import PatchCritic, detail_loss, fidelity_loss, stability_loss
 
@@ -54,6 +54,7 @@ def run(config: DistillConfig, resume: bool = False, on_progress: Callable[[Prog
     """Distil; returns the checkpoint. Ctrl-C saves a checkpoint, then raises KeyboardInterrupt."""
     out = Path(config.out).with_suffix(".safetensors")
     note = on_note or (lambda _m: None)
+    check_out(out, resume)
     if config.threads:
         torch.set_num_threads(config.threads)
     _seed_everything(config.seed)

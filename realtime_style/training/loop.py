@@ -77,8 +77,7 @@ class Checkpointer:
         self.metadata, self.parts, self.write = metadata, parts, write
 
     def ensure_fresh(self) -> None:
-        if self.out.exists():
-            raise ModelError(f"{self.out} exists; pass --resume to continue it or choose another --out")
+        check_out(self.out, resume=False)
 
     def save(self, step: int, extra: dict | None = None) -> None:
         if not self.write:
@@ -93,8 +92,7 @@ class Checkpointer:
     def restore(self, map_location: str | torch.device = "cpu") -> tuple[int, dict]:
         """Load the network and every part; returns the step and the whole state dict."""
         out = self.out
-        if not out.exists() or not state_path(out).exists():
-            raise ModelError(f"nothing to resume: {out} or {state_path(out).name} is missing")
+        check_out(out, resume=True)
         state = torch.load(state_path(out), map_location="cpu", weights_only=True)
         kind = state.get("kind", "distill")  # state files from before `train` existed
         if kind != self.kind:
@@ -109,6 +107,15 @@ class Checkpointer:
                 if isinstance(part, torch.optim.Optimizer):  # optimiser state follows the params' device
                     _optimizer_to(part, map_location)
         return int(state["step"]), state
+
+
+def check_out(out: str | Path, resume: bool) -> None:
+    """Refuse early (before any slow loading) to overwrite a run, or to resume a missing one."""
+    out = Path(out).with_suffix(".safetensors")
+    if resume and (not out.exists() or not state_path(out).exists()):
+        raise ModelError(f"nothing to resume: {out} or {state_path(out).name} is missing")
+    if not resume and out.exists():
+        raise ModelError(f"{out} exists; pass --resume to continue it or choose another --out")
 
 
 def _optimizer_to(opt: torch.optim.Optimizer, device) -> None:

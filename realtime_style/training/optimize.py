@@ -94,6 +94,11 @@ def run(config: OptimizeConfig, on_progress: Callable[[Progress], None] | None =
     vgg = load_vgg16(vgg16_weights(config.vgg_weights, on_note=on_note)).to(dev)
     final_long = config.size or max(content.shape[:2])
     longs = [max(32, round(final_long / 2 ** (config.scales - 1 - k))) for k in range(config.scales)]
+    for what, img, long_side in (("photo", content, longs[0]),
+                                 ("style image", style, (config.style_size or final_long) * longs[0] / final_long)):
+        if min(img.shape[:2]) * long_side / max(img.shape[:2]) < 16:
+            raise InputError(f"the {what} would be under 16 px on its short side at the first scale; "
+                             "raise --size or --style-size, or lower --scales")
     lr = config.lr if config.lr is not None else DEFAULT_LR[config.optimizer]
     total = config.steps * config.scales
     done, first, last = 0, math.nan, math.nan

@@ -34,7 +34,7 @@ from export.networks import ARCHITECTURES, build
 from realtime_style.errors import InputError, ModelError
 from realtime_style.training import device as devices
 from realtime_style.training.data import PhotoCrops
-from realtime_style.training.loop import (Checkpointer, Progress, center_crop, cosine_tail_lr, run_steps,
+from realtime_style.training.loop import (Checkpointer, Progress, center_crop, check_out, cosine_tail_lr, run_steps,
                                           sample_sheet_path, set_lr, write_sample_sheet)
 from realtime_style.training.losses import PatchCritic, stability_loss
 from realtime_style.training.vgg import PerceptualLoss, load_vgg16, vgg16_weights
@@ -90,6 +90,7 @@ def run(config: TrainConfig, resume: bool = False, on_progress: Callable[[Progre
 def _train(config: TrainConfig, procs: devices.Processes, resume: bool, on_progress, note) -> Path:
     out = Path(config.out).with_suffix(".safetensors")
     dev = procs.device
+    check_out(out, resume)
     cuda = dev.type == "cuda"
     settings = devices.compute_settings(dev.type, config.precision, cuda and torch.cuda.is_bf16_supported())
     if config.threads:
