@@ -169,8 +169,22 @@ def vgg16_weights(path: str | None = None, on_note: Callable[[str], None] | None
             str(Path(mirror).expanduser() / "torchvision" / name)
     if on_note:
         on_note(f"downloading the VGG16 loss network weights (528 MB, once) from {src} to {target}")
+    if on_bytes is None and on_note is not None:
+        on_bytes = _every_tenth(on_note)
     return fetch_file(src, target, sha256_prefix=m.group(1), on_bytes=on_bytes,
                       hint=f"no VGG16 weights in the cache; {HINT} (or set REALTIME_STYLE_MIRROR)")
+
+
+def _every_tenth(note: Callable[[str], None]) -> Callable[[int, int | None], None]:
+    """A download progress report: one note per tenth of the file (when its size is known)."""
+    shown = [0]
+
+    def report(done: int, total: int | None) -> None:
+        if total and done * 10 // total > shown[0]:
+            shown[0] = done * 10 // total
+            note(f"downloaded {done / 1e6:.0f} of {total / 1e6:.0f} MB")
+
+    return report
 
 
 # -- losses ---------------------------------------------------------------------------------------
