@@ -456,13 +456,142 @@ def distill(
                            gram_weight=gram_weight, detail_weight=detail_weight, seed=seed, checkpoint_every=checkpoint_every,
                            sample_every=sample_every, threads=threads)
 
-    def progress(p) -> None:
-        losses = " ".join(f"{k} {v:.4f}" for k, v in p.losses.items())
-        eta = f"{int(p.eta_s // 60)}m{int(p.eta_s % 60):02d}s"
-        _err(f"step {p.step}/{p.steps}  {losses}  {p.seconds_per_step:.2f} s/step  ETA {eta}")
-
-    path = run(config, resume=resume, on_progress=progress, on_note=lambda m: _err(f"note: {m}"))
+    path = run(config, resume=resume, on_progress=_training_progress, on_note=lambda m: _err(f"note: {m}"))
     _err(f"wrote {path} (export it with `realtime-style export {path} STYLE.onnx`)")
+
+
+def _training_progress(p) -> None:
+    """One line per report: step, each loss, time per step, ETA (``training.loop.Progress``)."""
+    losses = " ".join(f"{k} {v:.4g}" for k, v in p.losses.items())
+    eta = f"{int(p.eta_s // 3600)}h{int(p.eta_s % 3600 // 60):02d}m" if p.eta_s >= 3600 else \
+        f"{int(p.eta_s // 60)}m{int(p.eta_s % 60):02d}s"
+    _err(f"step {p.step}/{p.steps}  {losses}  {p.seconds_per_step:.2f} s/step  ETA {eta}")
+
+
+# -- train -----------------------------------------------------------------------------------
+VggOpt = Annotated[Optional[str], typer.Option(help="torchvision's vgg16 weights (vgg16-397923af.pth, keys "
+                                               "features.N.*). Default: downloaded once into the models home.")]
+DeviceOpt = Annotated[str, typer.Option(help="auto|cpu|cuda (auto: the GPU when PyTorch sees one).")]
+TUNING = ("Weights: only their ratios matter much (Adam). More texture: raise --style-weight 3x at a time; "
+          "more of the photo: raise --content-weight; speckle or checkerboards: raise --tv-weight.")
+
+
+def _torchrun_rank() -> int:
+    """This process's rank under torchrun (0 otherwise): only rank 0 reports."""
+    import os
+
+    try:
+        return int(os.environ.get("RANK", "0") or 0)
+    except ValueError:
+        return 0
+
+
+@app.command()
+@reports_errors
+def train(
+    style_image: Annotated[str, typer.Option(help="The painting to learn (any image file).")],
+    data: Annotated[str, typer.Option(help="Directory of training photos (e.g. a few thousand COCO images).")],
+    out: Annotated[str, typer.Option(help="Checkpoint to write (NAME.safetensors + NAME.json).")],
+    vgg_weights: VggOpt = None,
+    arch: Annotated[str, typer.Option(help="johnson (pytorch/examples TransformerNet) or student (our "
+                                      "real-time CPU network).")] = "johnson",
+    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps (Johnson et al.: 40000 at batch 4).")] = 40000,
+    batch: Annotated[int, typer.Option(min=1, help="Images per step (per process under torchrun).")] = 4,
+    size: Annotated[int, typer.Option(min=32, help="Training crop size in pixels.")] = 256,
+    lr: Annotated[float, typer.Option(min=0.0)] = 1e-3,
+    content_weight: Annotated[float, typer.Option(min=0.0, help="VGG relu2_2 feature match. " + TUNING)] = 1e5,
+    style_weight: Annotated[float, typer.Option(min=0.0, help="Gram matrices at relu1_2, relu2_2, relu3_3, "
+                                                "relu4_3.")] = 1e10,
+    tv_weight: Annotated[float, typer.Option(min=0.0, help="Total variation (smoothness); 0 = off.")] = 2e5,
+    style_size: Annotated[int, typer.Option(min=0, help="Long side the style image is scaled to (0 = as it "
+                                            "is): sets the size of the brush strokes.")] = 512,
+    temporal_weight: Annotated[float, typer.Option(min=0.0, help="Stability under motion and noise, on a "
+                                                   "0..1 scale: try 1e5 for video (0 = off).")] = 0.0,
+    adversarial_weight: Annotated[float, typer.Option(min=0.0, help="PatchGAN on crops of the style image, "
+                                                      "on a 0..1 scale: try 1e4 (0 = off).")] = 0.0,
+    seed: Annotated[int, typer.Option()] = 0,
+    checkpoint_every: Annotated[int, typer.Option(min=1)] = 1000,
+    sample_every: Annotated[int, typer.Option(min=0, help="Sample sheet every N steps (0 = off).")] = 1000,
+    log_every: Annotated[int, typer.Option(min=1, help="Progress line every N steps.")] = 10,
+    device: DeviceOpt = "auto",
+    precision: Annotated[str, typer.Option(help="auto|fp32|bf16|fp16 (auto: bf16 or fp16 autocast on a GPU, "
+                                           "fp32 on the CPU).")] = "auto",
+    threads: ThreadsOpt = 0,
+    resume: Annotated[bool, typer.Option(help="Continue the run saved at --out.")] = False,
+) -> None:
+    """Train a fast style network on a painting with the VGG16 perceptual loss (Johnson et al. 2016).
+
+    Several GPUs: torchrun --nproc_per_node N -m realtime_style train ... (DDP; --batch is per process).
+
+    Weights: content 1e5 and style 1e10 are pytorch/examples' defaults (same loss conventions).
+    Only their ratios matter much. More texture: raise --style-weight 3x at a time.
+    More of the photo: raise --content-weight. Speckle: raise --tv-weight.
+
+    Ctrl-C saves a checkpoint; --resume continues the run.
+    """
+    from export import require_torch
+
+    require_torch()
+    from realtime_style.training.train import TrainConfig, run
+
+    config = TrainConfig(style_image=style_image, data=data, out=out, vgg_weights=vgg_weights, arch=arch.lower(),
+                         steps=steps, batch=batch, size=size, lr=lr, content_weight=content_weight,
+                         style_weight=style_weight, tv_weight=tv_weight, style_size=style_size,
+                         temporal_weight=temporal_weight, adversarial_weight=adversarial_weight, seed=seed,
+                         checkpoint_every=checkpoint_every, sample_every=sample_every, log_every=log_every,
+                         threads=threads, device=device.lower(), precision=precision.lower())
+    if _torchrun_rank() > 0:  # the other processes of a torchrun launch: rank 0 says everything
+        try:
+            run(config, resume=resume)
+        except StyleError:
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        return
+    path = run(config, resume=resume, on_progress=_training_progress, on_note=lambda m: _err(f"note: {m}"))
+    _err(f"wrote {path} (export it with `realtime-style export {path} STYLE.onnx`)")
+
+
+# -- optimize --------------------------------------------------------------------------------
+@app.command()
+@reports_errors
+def optimize(
+    content: Annotated[str, typer.Argument(help="The photo.")],
+    style: Annotated[str, typer.Argument(help="The painting.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="The image to write (.png, .jpg, ...).")],
+    vgg_weights: VggOpt = None,
+    steps: Annotated[int, typer.Option(min=1, help="Loss evaluations per scale.")] = 300,
+    optimizer: Annotated[str, typer.Option(help="lbfgs (Gatys et al.) or adam.")] = "lbfgs",
+    lr: Annotated[Optional[float], typer.Option(min=0.0, help="Step size (default: 1 for lbfgs, 0.02 for adam, "
+                                                "pixels in 0..1).")] = None,
+    size: Annotated[int, typer.Option(min=0, help="Long side of the result (0 = the photo's size).")] = 512,
+    scales: Annotated[int, typer.Option(min=1, max=6, help="Coarse to fine: start at size/2^(N-1), upsample "
+                                        "each result into the next (helps large images).")] = 1,
+    style_size: Annotated[int, typer.Option(min=0, help="Long side of the style image (0 = the result's).")] = 0,
+    content_weight: Annotated[float, typer.Option(min=0.0, help=TUNING)] = 1e5,
+    style_weight: Annotated[float, typer.Option(min=0.0)] = 1e11,
+    tv_weight: Annotated[float, typer.Option(min=0.0, help="Total variation (smoothness); 0 = off.")] = 2e5,
+    preserve_color: PreserveOpt = False,
+    device: DeviceOpt = "auto",
+    threads: ThreadsOpt = 0,
+    log_every: Annotated[int, typer.Option(min=1, help="Progress line every N steps.")] = 10,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
+) -> None:
+    """Style one photo by optimising its pixels (Gatys et al. 2016), with the VGG16 loss of `train`."""
+    from export import require_torch
+
+    require_torch()
+    from realtime_style.training.optimize import OptimizeConfig, run
+
+    config = OptimizeConfig(content=content, style=style, out=output, vgg_weights=vgg_weights, steps=steps,
+                            optimizer=_choice(optimizer, ("lbfgs", "adam"), "--optimizer"), lr=lr, size=size,
+                            scales=scales, style_size=style_size, content_weight=content_weight,
+                            style_weight=style_weight, tv_weight=tv_weight, preserve_color=preserve_color,
+                            overwrite=overwrite, device=device.lower(), threads=threads, log_every=log_every)
+    result = run(config, on_progress=_training_progress, on_note=lambda m: _err(f"note: {m}"))
+    w, h = result.size
+    _err(f"wrote {result.path} ({w}x{h}; loss {result.first_loss:.4g} -> {result.final_loss:.4g} "
+         f"in {result.seconds:.1f} s)")
 
 
 # -- models ----------------------------------------------------------------------------------

@@ -109,3 +109,53 @@ def write_ml5_folder(path, seed=0):
             idx += 1
     (path / "manifest.json").write_text(json.dumps(manifest))
     return path
+
+
+# torchvision's vgg16 "features": (index, in, out) of each 3x3 conv
+VGG16_CONVS = ((0, 3, 64), (2, 64, 64), (5, 64, 128), (7, 128, 128), (10, 128, 256), (12, 256, 256),
+               (14, 256, 256), (17, 256, 512), (19, 512, 512), (21, 512, 512), (24, 512, 512), (26, 512, 512),
+               (28, 512, 512))
+
+
+def vgg16_state(seed: int = 0, classifier: bool = True) -> dict:
+    """A random state dict in torchvision's ``vgg16`` format: every ``features.N`` conv with its
+    real shape (He-initialised, so activations keep their scale), and (small stand-ins for)
+    the classifier keys a real file also carries."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    state = {}
+    for i, cin, cout in VGG16_CONVS:
+        state[f"features.{i}.weight"] = torch.randn(cout, cin, 3, 3, generator=g) * (2.0 / (9 * cin)) ** 0.5
+        state[f"features.{i}.bias"] = torch.randn(cout, generator=g) * 0.01
+    if classifier:
+        state["classifier.6.weight"] = torch.zeros(1000, 16)
+        state["classifier.6.bias"] = torch.zeros(1000)
+    return state
+
+
+def write_vgg16(path: Path, seed: int = 0, **kwargs) -> Path:
+    import torch
+
+    torch.save(vgg16_state(seed, **kwargs), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def vgg_weights(tmp_path_factory) -> Path:
+    """A random VGG16 in torchvision's file format (59 MB), written once per session."""
+    return write_vgg16(tmp_path_factory.mktemp("vgg") / "vgg16-random.pth")
+
+
+def write_photos(directory: Path, count: int = 4, broken: int = 1) -> Path:
+    """Generated photos (the project's test card) plus ``broken`` unreadable files."""
+    import cv2
+
+    from realtime_style.testcard import card_image
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        cv2.imwrite(str(directory / f"p{i}.png"), card_image(72 + 8 * i, 96, seed=i)[..., ::-1])
+    for i in range(broken):
+        (directory / f"broken{i}.jpg").write_bytes(b"not a jpeg")
+    return directory

@@ -65,7 +65,10 @@ def test_torch_commands_say_to_install_the_train_extra(tmp_path):
     (tmp_path / "x.pth").write_bytes(b"whatever")
     cmd = [sys.executable, "-c", BLOCK_TORCH + "from realtime_style.cli import main; main()"]
     for args in (["models", "import", str(tmp_path / "x.pth"), "--name", "x"],
-                 ["export", str(tmp_path / "x.pth"), str(tmp_path / "x.onnx")]):
+                 ["export", str(tmp_path / "x.pth"), str(tmp_path / "x.onnx")],
+                 ["train", "--style-image", str(tmp_path / "x.pth"), "--data", str(tmp_path), "--out",
+                  str(tmp_path / "x.onnx")],
+                 ["optimize", str(tmp_path / "x.pth"), str(tmp_path / "x.pth"), "-o", str(tmp_path / "x.onnx")]):
         result = subprocess.run(cmd + args, cwd=ROOT, capture_output=True, text=True, timeout=120,
                                 env={**_env(), "REALTIME_STYLE_HOME": str(tmp_path / "home")})
         assert result.returncode == 1, result.stderr

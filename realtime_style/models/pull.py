@@ -9,6 +9,7 @@ or a base URL holding ``ml5/NAME/FILE``) replaces the public source, for offline
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -17,9 +18,10 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable, Iterator
 
 from realtime_style.errors import InputError, ModelError, OutputError
+from realtime_style.fsutil import atomic_path
 from realtime_style.models import registry
 
 ML5_BASE_URL = "https://raw.githubusercontent.com/ml5js/ml5-data-and-models/main/models/style-transfer"
@@ -44,21 +46,70 @@ def _source(name: str, file: str) -> str:
     return str(Path(mirror).expanduser() / "ml5" / name / file)
 
 
-def _fetch(src: str) -> bytes:
+_ML5_HINT = "offline machines can set REALTIME_STYLE_MIRROR to a directory or URL that holds ml5/NAME/FILE"
+
+
+@contextlib.contextmanager
+def _open_source(src: str, hint: str, missing: str = "the mirror has no") -> Iterator[BinaryIO]:
+    """A readable binary stream from a URL or a local path; failures become one-line errors."""
     if "://" not in src:
         try:
-            return Path(src).read_bytes()
+            fh = open(src, "rb")
         except OSError as exc:
-            raise InputError(f"the mirror has no {src} ({exc.strerror or exc})") from exc
+            raise InputError(f"{missing} {src} ({exc.strerror or exc})") from exc
+        with fh:
+            yield fh
+        return
     try:
-        with urllib.request.urlopen(src, timeout=TIMEOUT_S) as response:
-            return response.read()
+        response = urllib.request.urlopen(src, timeout=TIMEOUT_S)
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise InputError(
-            f"cannot download {src} ({reason}); offline machines can set REALTIME_STYLE_MIRROR to a "
-            "directory or URL that holds ml5/NAME/FILE"
-        ) from exc
+        raise InputError(f"cannot download {src} ({reason}); {hint}") from exc
+    with response:
+        yield response
+
+
+def _chunks(fh: BinaryIO, src: str, hint: str, size: int = 1 << 20) -> Iterator[bytes]:
+    while True:
+        try:
+            chunk = fh.read(size)
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise InputError(f"reading {src} broke off ({exc}); {hint}") from exc
+        if not chunk:
+            return
+        yield chunk
+
+
+def _fetch(src: str) -> bytes:
+    with _open_source(src, _ML5_HINT) as fh:
+        return b"".join(_chunks(fh, src, _ML5_HINT))
+
+
+def fetch_file(src: str, target: Path, *, sha256_prefix: str, hint: str,
+               on_bytes: Callable[[int, int | None], None] | None = None) -> Path:
+    """Stream ``src`` (a URL or a local path) to ``target`` under a temporary name, check that
+    its sha256 starts with ``sha256_prefix`` (torchvision's check: the prefix is in the file
+    name), then rename it into place. ``on_bytes(done, total)`` reports progress."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write to {target.parent}: {exc.strerror or exc}") from exc
+    digest = hashlib.sha256()
+    with _open_source(src, hint, missing="cannot read") as fh, atomic_path(target) as tmp:
+        total = getattr(fh, "length", None)
+        done = 0
+        with open(tmp, "wb") as out:
+            for chunk in _chunks(fh, src, hint):
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                if on_bytes:
+                    on_bytes(done, total)
+        got = digest.hexdigest()
+        if not got.startswith(sha256_prefix):
+            raise ModelError(f"{src} has sha256 {got[:16]}..., expected {sha256_prefix}...: the download was "
+                             "damaged or the source changed; nothing was kept")
+    return target
 
 
 def download_teacher(name: str, on_file: Callable[[str], None] | None = None) -> Path:

@@ -13,27 +13,54 @@ from realtime_style.io.images import IMAGE_SUFFIXES
 
 
 class PhotoCrops:
-    """Decodes every photo once (downscaled so the short side is at most ``max_side``)."""
+    """Decodes every photo once (downscaled so the short side is at most ``max_side``).
 
-    def __init__(self, directory: str | Path, crop: int = 256, max_side: int = 512) -> None:
+    ``shard=(rank, world)``: every process decodes the whole folder (so all agree on what is
+    readable and on the skipped count) but keeps only every ``world``-th readable photo from
+    ``rank`` on, like a ``DistributedSampler``; with fewer photos than processes each keeps all.
+    """
+
+    def __init__(self, directory: str | Path, crop: int = 256, max_side: int = 512,
+                 shard: tuple[int, int] = (0, 1)) -> None:
         directory = Path(directory)
         if not directory.is_dir():
             raise InputError(f"training data {directory} is not a directory")
         files = sorted(p for p in directory.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not files:
+            raise InputError(f"no photos in {directory} (looked for {', '.join(IMAGE_SUFFIXES)})")
         self.crop = crop
         self.images: list[np.ndarray] = []
         self.skipped = 0
+        rank, world = shard
+        readable: list[Path] = []
         for path in files:
             img = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if img is None or min(img.shape[:2]) < 16:
                 self.skipped += 1
                 continue
-            scale = max_side / min(img.shape[:2])
-            if scale < 1:
-                img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            self.images.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-        if not self.images:
+            readable.append(path)
+            if world > 1 and (len(readable) - 1) % world != rank:
+                continue  # another process's photo (taken back below if there are too few)
+            self.images.append(self._prepare(img, max_side))
+        if not readable:
             raise InputError(f"no readable photos in {directory} ({self.skipped} files could not be read)")
+        self.total = len(readable)
+        if world > 1 and len(readable) < world:
+            self.images = [self._prepare(cv2.imread(str(p), cv2.IMREAD_COLOR), max_side) for p in readable]
+
+    @staticmethod
+    def _prepare(img: np.ndarray, max_side: int) -> np.ndarray:
+        scale = max_side / min(img.shape[:2])
+        if scale < 1:
+            img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+    @classmethod
+    def from_images(cls, images: list[np.ndarray], crop: int) -> "PhotoCrops":
+        """Crops of images already in memory (RGB uint8), e.g. of a style image."""
+        self = cls.__new__(cls)
+        self.crop, self.images, self.skipped, self.total = crop, list(images), 0, len(images)
+        return self
 
     def __len__(self) -> int:
         return len(self.images)

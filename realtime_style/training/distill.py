@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import random
-import time
 from pathlib import Path
 from typing import Callable
 
-import cv2
 import numpy as np
 import torch
 
-from export.checkpoints import LoadedModel, load, load_checkpoint, save_checkpoint
+from export.checkpoints import LoadedModel, load
 from export.networks import build
-from realtime_style.errors import InputError, ModelError
-from realtime_style.fsutil import atomic_path
+from realtime_style.errors import InputError
 from realtime_style.training.data import PhotoCrops
+from realtime_style.training.loop import (Checkpointer, Progress, center_crop, check_out, cosine_tail_lr, run_steps,
+                                          sample_sheet_path, set_lr, write_sample_sheet)
 from realtime_style.training.losses import PatchCritic, detail_loss, fidelity_loss, stability_loss
 
 
@@ -51,26 +49,12 @@ class DistillConfig:
     threads: int = 0
 
 
-@dataclasses.dataclass
-class Progress:
-    step: int
-    steps: int
-    losses: dict[str, float]
-    seconds_per_step: float
-
-    @property
-    def eta_s(self) -> float:
-        return (self.steps - self.step) * self.seconds_per_step
-
-
-def state_path(out: Path) -> Path:
-    return out.with_suffix(".state.pt")
-
-
 def run(config: DistillConfig, resume: bool = False, on_progress: Callable[[Progress], None] | None = None,
         on_note: Callable[[str], None] | None = None) -> Path:
+    """Distil; returns the checkpoint. Ctrl-C saves a checkpoint, then raises KeyboardInterrupt."""
     out = Path(config.out).with_suffix(".safetensors")
     note = on_note or (lambda _m: None)
+    check_out(out, resume)
     if config.threads:
         torch.set_num_threads(config.threads)
     _seed_everything(config.seed)
@@ -85,17 +69,22 @@ def run(config: DistillConfig, resume: bool = False, on_progress: Callable[[Prog
     opt_c = torch.optim.Adam(critic.parameters(), lr=config.lr, betas=(0.5, 0.999)) if critic else None
     rng = np.random.default_rng(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
-    step = 0
-    if resume:
-        step, rng, gen = _resume(out, student, opt, critic, opt_c, config)
-        note(f"resumed {out} at step {step}")
-    elif out.exists():
-        raise ModelError(f"{out} exists; pass --resume to continue it or choose another --out")
-    samples = torch.from_numpy(np.stack([_center(img, config.crop) for img in data.images[:4]])).permute(0, 3, 1, 2).float()
     meta = {"teacher": teacher_model.metadata.get("source", str(config.teacher)),
             "license": "see model card", "artwork": teacher_model.metadata.get("artwork", "unknown")}
-    started = time.perf_counter()
-    while step < config.steps:
+    ckpt = Checkpointer(out, student, config.arch, "distill", config, meta,
+                        {"optimizer": opt, "critic": critic, "critic_optimizer": opt_c})
+    step = 0
+    if resume:
+        step, state = ckpt.restore()
+        rng.bit_generator.state = json.loads(state["numpy_rng"])
+        gen.set_state(state["torch_rng"])
+        note(f"resumed {out} at step {step}")
+    else:
+        ckpt.ensure_fresh()
+    samples = torch.from_numpy(np.stack([center_crop(img, config.crop) for img in data.images[:4]])
+                               ).permute(0, 3, 1, 2).float()
+
+    def forward(_step: int):
         x = data.batch(rng, config.batch)
         with torch.no_grad():
             target = teacher(x)
@@ -115,24 +104,26 @@ def run(config: DistillConfig, resume: bool = False, on_progress: Callable[[Prog
             parts["critic"] = c_loss.detach()
             parts["adversarial"] = critic.generator_loss(y)
             loss = loss + config.adversarial_weight * parts["adversarial"]
-        if not torch.isfinite(loss):
-            raise ModelError(f"the loss became {loss.item()} at step {step + 1}; the last good checkpoint is kept "
-                             f"({out if out.exists() else 'none yet'}); try a lower --lr")
+        return loss, parts
+
+    def update(step: int, loss: torch.Tensor) -> None:
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 5.0)
-        _set_lr(opt, config, step)
+        set_lr(opt, cosine_tail_lr(config.lr, config.steps, step))
         opt.step()
-        step += 1
-        if on_progress and (step % 10 == 0 or step == config.steps):
-            spp = (time.perf_counter() - started) / step
-            losses = {k: float(v.detach()) for k, v in {"total": loss, **parts}.items()}
-            on_progress(Progress(step, config.steps, losses, spp))
-        if step % config.checkpoint_every == 0 or step == config.steps:
-            _save(out, student, opt, critic, opt_c, config, step, rng, gen, meta)
-        if config.sample_every and (step % config.sample_every == 0 or step == config.steps):
-            _sample_sheet(out, step, samples, teacher, student)
-    return out
+
+    def sample(_step: int) -> None:
+        student.eval()
+        with torch.no_grad():
+            columns = [samples, teacher(samples), student(samples)]
+        student.train()
+        write_sample_sheet(sample_sheet_path(out), columns)  # input | teacher | student
+
+    return run_steps(ckpt, step, config.steps, forward, update, checkpoint_every=config.checkpoint_every,
+                     sample_every=config.sample_every, sample=sample, on_progress=on_progress, on_note=note,
+                     extra_state=lambda: {"numpy_rng": json.dumps(rng.bit_generator.state),
+                                          "torch_rng": gen.get_state()})
 
 
 def load_teacher(spec: str) -> LoadedModel:
@@ -150,75 +141,7 @@ def load_teacher(spec: str) -> LoadedModel:
     return load(path)
 
 
-def _set_lr(opt, config: DistillConfig, step: int) -> None:
-    """Constant, then a cosine decay over the last 30 % of the steps."""
-    start = int(config.steps * 0.7)
-    frac = 0.0 if step < start else (step - start) / max(1, config.steps - start)
-    for group in opt.param_groups:
-        group["lr"] = config.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
-
-
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def _center(img: np.ndarray, size: int) -> np.ndarray:
-    short = min(img.shape[:2])
-    scale = size / short
-    img = cv2.resize(img, (max(size, round(img.shape[1] * scale)), max(size, round(img.shape[0] * scale))),
-                     interpolation=cv2.INTER_AREA)
-    y, x = (img.shape[0] - size) // 2, (img.shape[1] - size) // 2
-    return np.ascontiguousarray(img[y : y + size, x : x + size])
-
-
-def _save(out, student, opt, critic, opt_c, config, step, rng, gen, meta) -> None:
-    record_meta = dict(meta, step=str(step), distill=json.dumps(dataclasses.asdict(config)))
-    save_checkpoint(out, student, config.arch, metadata=record_meta)
-    state = {
-        "step": step,
-        "optimizer": opt.state_dict(),
-        "critic": critic.state_dict() if critic else {},
-        "critic_optimizer": opt_c.state_dict() if opt_c else {},
-        "numpy_rng": json.dumps(rng.bit_generator.state),
-        "torch_rng": gen.get_state(),
-        "config": json.dumps(dataclasses.asdict(config)),
-    }
-    with atomic_path(state_path(out)) as tmp:
-        torch.save(state, tmp)
-
-
-def _resume(out: Path, student, opt, critic, opt_c, config):
-    if not out.exists() or not state_path(out).exists():
-        raise ModelError(f"nothing to resume: {out} or {state_path(out).name} is missing")
-    student.load_state_dict(load_checkpoint(out).module.state_dict())
-    state = torch.load(state_path(out), map_location="cpu", weights_only=True)
-    saved = json.loads(state["config"])
-    if saved["arch"] != config.arch:
-        raise ModelError(f"{out} is a {saved['arch']} student; --arch {config.arch} cannot resume it")
-    opt.load_state_dict(state["optimizer"])
-    if critic is not None and state["critic"]:
-        critic.load_state_dict(state["critic"])
-        opt_c.load_state_dict(state["critic_optimizer"])
-    rng = np.random.default_rng()
-    rng.bit_generator.state = json.loads(state["numpy_rng"])
-    gen = torch.Generator()
-    gen.set_state(state["torch_rng"])
-    return int(state["step"]), rng, gen
-
-
-def _sample_sheet(out: Path, step: int, samples: torch.Tensor, teacher, student) -> None:
-    """Rows: input | teacher | student, for fixed crops of the first training photos."""
-    was_training = student.training
-    student.eval()
-    with torch.no_grad():
-        t, s = teacher(samples), student(samples)
-    student.train(was_training)
-    rows = [torch.cat([a, b, c], dim=2) for a, b, c in zip(samples, t.clamp(0, 255), s.clamp(0, 255))]
-    sheet = torch.cat(rows, dim=1).permute(1, 2, 0).round().byte().numpy()
-    path = out.with_name(f"{out.stem}.samples.png")
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    if ok:
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(buf.tobytes())

@@ -89,9 +89,9 @@ def warp(x: torch.Tensor, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 def stability_loss(student, x, student_out, generator: torch.Generator, noise_std: float = 4.0):
     """The stylization of a moved, slightly noisy input should be the moved stylization:
     || S(T(x) + n) - T(S(x)) || on the pixels T keeps (0..1 scale)."""
-    theta = random_warp(x.shape[0], generator)
+    theta = random_warp(x.shape[0], generator).to(x)  # drawn on the CPU: the same on every device
     moved, mask = warp(x, theta)
-    noise = torch.randn(x.shape, generator=generator) * noise_std
+    noise = torch.randn(x.shape, generator=generator).to(x) * noise_std
     out_moved = student((moved + noise).clamp(0, 255))
     target, _ = warp(student_out, theta)
     mask = F.max_pool2d(1 - mask, 9, stride=1, padding=4)  # keep clear of the borders
@@ -115,8 +115,11 @@ class PatchCritic(nn.Module):
     def forward(self, x):
         return self.net(x / 127.5 - 1.0)
 
-    def critic_loss(self, real, fake):
-        return ((self(real) - 1) ** 2).mean() + (self(fake.detach()) ** 2).mean()
+    def critic_loss(self, real, fake, net: nn.Module | None = None):
+        """``net``: this critic wrapped in DistributedDataParallel, so that the calls go
+        through the wrapper and the gradients are averaged over the processes."""
+        net = self if net is None else net
+        return ((net(real) - 1) ** 2).mean() + (net(fake.detach()) ** 2).mean()
 
     def generator_loss(self, fake):
         return ((self(fake) - 1) ** 2).mean()
