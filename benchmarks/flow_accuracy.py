@@ -1,0 +1,102 @@
+"""How well the smoother's flow follows the true motion, against stronger estimators.
+
+    python benchmarks/flow_accuracy.py [--sintel ../shared/data/flow/sintel] [--photos ../shared/data/images/content]
+
+For every pair with a ground-truth .flo (Sintel folders, and the known-motion clips of
+smoothing_quality.py, every third pair), the mean end-point error (px, full size, over
+non-occluded valid pixels) and the time per call on one thread of: the smoother's DIS setting
+at its flow scale and at full size, DIS ultrafast/medium stock presets, and Farneback. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from realtime_style.eval_job import _mask, find_gt_flow  # noqa: E402
+from realtime_style.io.images import list_images  # noqa: E402
+from realtime_style.temporal import smoother  # noqa: E402
+from realtime_style.temporal.warping import read_flo  # noqa: E402
+from smoothing_quality import known_motion_clips, sequences  # noqa: E402
+
+
+def dis(preset, stride=None, iterations=None):
+    d = cv2.DISOpticalFlow_create(preset)
+    if stride:
+        d.setPatchStride(stride)
+    if iterations:
+        d.setGradientDescentIterations(iterations)
+    return d.calc
+
+
+def farneback(a, b, _=None):
+    return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 5, 15, 3, 5, 1.2, 0)
+
+
+ESTIMATORS = {  # name: (flow function, scale of the frame it sees)
+    "smoother (DIS ultrafast, stride 5, 8 it.) at 5/8": (
+        dis(smoother.DIS_PRESET, smoother.DIS_PATCH_STRIDE, smoother.DIS_ITERATIONS), smoother.FLOW_SCALE),
+    "smoother setting at full size": (dis(smoother.DIS_PRESET, smoother.DIS_PATCH_STRIDE, smoother.DIS_ITERATIONS), 1.0),
+    "smoother setting at 1/2": (dis(smoother.DIS_PRESET, smoother.DIS_PATCH_STRIDE, smoother.DIS_ITERATIONS), 0.5),
+    "DIS ultrafast (stock) at 5/8": (dis(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST), smoother.FLOW_SCALE),
+    "DIS medium at full size": (dis(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM), 1.0),
+    "Farneback at 1/4": (farneback, 0.25),
+}
+
+
+def pairs(seq: Path, every: int):
+    frames = list_images(seq)
+    for i, (a, b) in enumerate(zip(frames, frames[1:])):
+        found = find_gt_flow(a)
+        if found is None or i % every:
+            continue
+        flo, occ, inv = found
+        gt = read_flo(flo)
+        valid = ~_mask(occ, gt.shape[:2]) & ~_mask(inv, gt.shape[:2])
+        yield cv2.imread(str(a), cv2.IMREAD_GRAYSCALE), cv2.imread(str(b), cv2.IMREAD_GRAYSCALE), gt, valid
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sintel", type=Path, default=ROOT.parent / "shared" / "data" / "flow" / "sintel")
+    ap.add_argument("--photos", type=Path, default=ROOT.parent / "shared" / "data" / "images" / "content")
+    args = ap.parse_args()
+    cv2.setNumThreads(1)
+    tmp = tempfile.TemporaryDirectory()
+    seqs = [(s, 1) for s in (sequences(args.sintel) if args.sintel.is_dir() else [])]
+    seqs += [(s, 3) for s in known_motion_clips(Path(tmp.name), args.photos, 5)]
+    rows = []
+    for seq, every in seqs:
+        row = {"sequence": seq.name}
+        for name, (fn, scale) in ESTIMATORS.items():
+            errs, secs = [], []
+            for a, b, gt, valid in pairs(seq, every):
+                h, w = a.shape
+                sa = cv2.resize(a, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR) if scale != 1 else a
+                sb = cv2.resize(b, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR) if scale != 1 else b
+                t0 = time.perf_counter()
+                f = fn(sa, sb, None)
+                secs.append(time.perf_counter() - t0)
+                f = cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR) / scale
+                errs.append(float(np.sqrt(((f - gt) ** 2).sum(2))[valid].mean()))
+            row[name] = {"epe_px": round(float(np.mean(errs)), 2), "ms": round(1000 * float(np.median(secs)), 2)}
+        mags = [float(np.sqrt((gt ** 2).sum(2))[valid].mean()) for _, _, gt, valid in pairs(seq, every)]
+        row["true_motion_px"] = round(float(np.mean(mags)), 1)
+        rows.append(row)
+    tmp.cleanup()
+    print(json.dumps({"threads": 1, "sequences": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
