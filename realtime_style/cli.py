@@ -342,16 +342,15 @@ def live(
                                               "camera (v4l2loopback / OBS), 1280x720 at 30 fps.")] = False,
     record: Annotated[Optional[str], typer.Option(help="Also write the stylized stream to this .mp4/.mkv/.mov.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --record file.")] = False,
-    # Off by default live: the smoother still costs ~16 ms a 640x360 frame on a 2-core CPU
-    # (benchmarks/RESULTS.md), which would cost a third of the frame rate; `s` turns it on.
-    smooth: Annotated[float, typer.Option(min=0.0, max=1.0, help="Temporal smoothing (default off live; the "
-                                          f"`s` key toggles {DEFAULT_SMOOTH}).")] = 0.0,
+    smooth: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help=f"Temporal smoothing (default: "
+                                                    f"{DEFAULT_SMOOTH} when the network runs on a GPU, off on "
+                                                    f"the CPU; the `s` key toggles {DEFAULT_SMOOTH}).")] = None,
 ) -> None:
     """Stylize a webcam (or a file played as one) live: window, virtual camera, recording."""
     from pathlib import Path
 
     from realtime_style.live.controls import LiveControls
-    from realtime_style.live.job import LiveConfig, live_smoothing, run_live
+    from realtime_style.live.job import LiveConfig, default_live_smoothing, live_smoothing, run_live
     from realtime_style.live.styles import StyleSwitcher
     from realtime_style.models import registry
 
@@ -363,6 +362,8 @@ def live(
     first = style or registry.default_name()
     switcher = StyleSwitcher(registry.names(), first, lambda name: build_engine(
         name, provider, precision, max_side, strength, preserve_color, threads, workers=1, one_size=True))
+    if smooth is None:
+        smooth = default_live_smoothing(switcher.engine.providers_active)
     controls = LiveControls(strength=strength, preserve_color=preserve_color, side_by_side=side_by_side,
                             smooth=smooth, smooth_on_value=smooth or DEFAULT_SMOOTH)
     result = run_live(config, switcher, controls, stages=[("smooth", live_smoothing(controls))],

@@ -324,3 +324,14 @@ def test_one_size_streams_ask_cuda_for_an_exhaustive_conv_search():
                 session_factory=fake_factory(loads={CUDA}, log=made), compiled_in=ALL_COMPILED)
     searches = [s.provider_options[0]["cudnn_conv_algo_search"] for s in made]
     assert searches == ["EXHAUSTIVE", "HEURISTIC"]
+
+
+def test_live_smoothing_defaults_on_with_a_gpu_engine_and_off_on_the_cpu():
+    from realtime_style.live.job import default_live_smoothing
+    from realtime_style.temporal.smoother import DEFAULT_STRENGTH
+
+    gpu = StyleEngine(make_style_model(), InferenceOptions(), session_factory=fake_factory(loads={CUDA}),
+                      compiled_in=ALL_COMPILED)
+    cpu = StyleEngine(make_style_model(), InferenceOptions(provider="cpu"))
+    assert default_live_smoothing(gpu.providers_active) == DEFAULT_STRENGTH
+    assert default_live_smoothing(cpu.providers_active) == 0.0

@@ -156,6 +156,17 @@ def run_live(config: LiveConfig, switcher: StyleSwitcher, controls: LiveControls
     return LiveResult(report, interrupt.fired, recorder.frames_written if recorder else 0)
 
 
+def default_live_smoothing(providers_active: list[str]) -> float:
+    """Live smoothing when the user did not choose: on where the network runs on a GPU (the
+    smoother then works on the CPU beside it, off the critical path), off on the CPU, where
+    at 640x360 it costs ~9 ms a frame on 2 cores and doubles the capture-to-display latency
+    (25 -> 55 ms p50, benchmarks/RESULTS.md); the ``s`` key turns it on either way."""
+    from realtime_style.engine.providers import GPU_PROVIDERS
+    from realtime_style.temporal.smoother import DEFAULT_STRENGTH
+
+    return DEFAULT_STRENGTH if providers_active and providers_active[0] in GPU_PROVIDERS else 0.0
+
+
 def live_smoothing(controls: LiveControls) -> Callable[[Frame], Frame]:
     """The temporal stage of a live run, following the ``s`` key (``controls.smooth``)."""
     from realtime_style.temporal.smoother import Smoother
