@@ -46,7 +46,7 @@ DIS_PATCH_STRIDE, DIS_ITERATIONS = 5, 8
 CUT_DIFF, CUT_FRACTION = 0.1, 0.5  # a scene cut: over half the motion-compensated grey differs by > 10 %
 PHOTOMETRIC_SCALE = 50.0  # exp(-k dI^2), grey in [0, 1]; Lai et al.'s exp(-50 (sum_c dI)^2) is k = 450
 BOUNDARY_FLOOR = 0.5  # squared flow gradient (px/px) above which a pixel is on a motion boundary
-DETAIL_TARGET = 1.06  # restore local detail energy to this fraction of the current frame's ...
+DETAIL_TARGET = 1.07  # restore local detail energy to this fraction of the current frame's ...
 MAX_GAIN = 3.0  # ... amplifying the blend's detail at most this much
 DETAIL_PX = 5  # the scale (box size) at which detail energy is measured and restored
 DETAIL_MOTION_PX = 1.0  # detail is restored in full where things move this much a frame, less below
@@ -124,40 +124,40 @@ class Smoother:
 
     def _motion(self, grey: np.ndarray, h: int, w: int):
         """The full-size sampling maps (fixed point) and the carry weight at flow size, or
-        None at a scene cut."""
+        None at a scene cut. The motion-boundary and still tests run at half the flow size
+        (a conservative, slightly wider boundary, at a quarter of the cost)."""
         sh, sw = grey.shape
-        fu, fv = cv2.split(self._dis.calc(grey, self._prev_grey, None))  # current -> previous
-        gx, gy = _grid(sh, sw)
-        warped_prev = cv2.remap(self._prev_grey, gx + fu, gy + fv, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        flow = self._dis.calc(grey, self._prev_grey, None)  # current -> previous, (sh, sw, 2)
+        warped_prev = cv2.remap(self._prev_grey, cv2.add(flow, _grid2(sh, sw)), None, cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE)
         diff = cv2.absdiff(grey, warped_prev)
         unexplained = cv2.countNonZero(cv2.threshold(diff, self._cut_level, 255, cv2.THRESH_BINARY)[1])
         if unexplained > CUT_FRACTION * diff.size:
             return None  # most of the picture cannot be explained by motion: a new scene
-        confidence = self._confidence_lut[diff]
-        # Lai et al.'s motion-boundary test (central differences), with a floor suited to
-        # DIS's blocky flow.
-        dux, duy = cv2.Sobel(fu, cv2.CV_32F, 1, 0, ksize=1), cv2.Sobel(fu, cv2.CV_32F, 0, 1, ksize=1)
-        dvx, dvy = cv2.Sobel(fv, cv2.CV_32F, 1, 0, ksize=1), cv2.Sobel(fv, cv2.CV_32F, 0, 1, ksize=1)
-        grad = 0.25 * (dux * dux + duy * duy + dvx * dvx + dvy * dvy)
-        magnitude = fu * fu + fv * fv
-        confidence[grad > 0.01 * magnitude + BOUNDARY_FLOOR] = 0.0
-        confidence = cv2.erode(confidence, np.ones((3, 3), np.uint8))  # keep clear of unreliable edges
+        confidence = cv2.LUT(diff, self._confidence_lut)
+        # Lai et al.'s motion-boundary test (central differences, in flow-size pixels), with a
+        # floor suited to DIS's blocky flow: |grad u|^2 + |grad v|^2 > 0.01 |F|^2 + floor.
+        qw, qh = max(4, sw // 2), max(4, sh // 2)
+        fu, fv = cv2.split(cv2.resize(flow, (qw, qh), interpolation=cv2.INTER_AREA))
+        grad = sum(cv2.Sobel(f, cv2.CV_32F, dx, 1 - dx, ksize=1, scale=0.25) ** 2 for f in (fu, fv) for dx in (0, 1))
+        magnitude2 = fu * fu + fv * fv
+        boundary = cv2.compare(grad, 0.01 * magnitude2 + BOUNDARY_FLOOR, cv2.CMP_GT)
         # A still camera gives DIS a little sub-pixel noise; warping by it every frame would
         # slowly blur a static background. Motion below STILL_PX is taken as none.
-        still = magnitude < (STILL_PX * sw / w) ** 2
-        fu[still] = 0.0
-        fv[still] = 0.0
+        still = cv2.compare(magnitude2, (STILL_PX * sw / w) ** 2, cv2.CMP_LT)
+        boundary, still = (cv2.resize(m, (sw, sh), interpolation=cv2.INTER_NEAREST) for m in (boundary, still))
+        confidence = cv2.bitwise_and(confidence, confidence, mask=cv2.bitwise_not(boundary))
+        confidence = cv2.erode(confidence, np.ones((3, 3), np.uint8))  # keep clear of unreliable edges
+        flow = cv2.bitwise_and(flow, flow, mask=cv2.bitwise_not(still))
+        # Where nothing moves, strokes do not drift out of phase and the blend loses no
+        # texture, only flicker: detail restoration there would put the flicker back.
+        self._moving = np.minimum(cv2.sqrt(magnitude2) * np.float32(w / sw / DETAIL_MOTION_PX), 1.0)
         # The map in full-size pixels, built at flow size (pixel centres line up under a
         # linear resize) and then scaled up: cheaper than scaling the flow up first.
         sx, sy = w / sw, h / sh
-        base_x, base_y = _full_size_grid(sh, sw, sx, sy)
-        mx = cv2.scaleAdd(fu, sx, base_x)
-        my = cv2.scaleAdd(fv, sy, base_y)
-        maps = cv2.resize(cv2.merge([mx, my]), (w, h), interpolation=cv2.INTER_LINEAR)
+        maps = cv2.add(cv2.multiply(flow, (sx, sy, 0.0, 0.0)), _full_size_grid(sh, sw, sx, sy))
+        maps = cv2.resize(maps, (w, h), interpolation=cv2.INTER_LINEAR)
         confidence *= np.float32(MAX_CARRY * self.strength)
-        # Where nothing moves, strokes do not drift out of phase and the blend loses no
-        # texture, only flicker: detail restoration there would put the flicker back.
-        self._moving = np.minimum(cv2.sqrt(magnitude) * np.float32(sx / DETAIL_MOTION_PX), 1.0)
         return cv2.convertMaps(maps, None, cv2.CV_16SC2), confidence
 
     def _restore_detail(self, current: np.ndarray, mix: np.ndarray) -> np.ndarray:
@@ -167,18 +167,23 @@ class Smoother:
         g_cur = cv2.cvtColor(current, cv2.COLOR_RGB2GRAY)
         g_mix = cv2.cvtColor(mix, cv2.COLOR_RGB2GRAY)
         smooth_mix = cv2.blur(g_mix, k)
-        e_cur = cv2.blur(cv2.absdiff(g_cur, cv2.blur(g_cur, k)), k).astype(np.float32)
-        e_mix = cv2.blur(cv2.absdiff(g_mix, smooth_mix), k).astype(np.float32)
-        boost = np.clip(self.detail_target * e_cur / (e_mix + 0.5), 1.0, self.max_gain) - 1.0
-        boost *= cv2.resize(self._moving, boost.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        e_cur = cv2.blur(cv2.absdiff(g_cur, cv2.blur(g_cur, k)), k)
+        e_mix = cv2.blur(cv2.absdiff(g_mix, smooth_mix), k)
+        # The gain varies slowly: it is worked out at flow size, where the motion is known.
+        # boost = clip(target * e_cur / (e_mix + 0.5), 1, max_gain) - 1, faded where nothing moves
+        small = self._moving.shape[::-1]
+        e_cur, e_mix = (cv2.resize(e, small, interpolation=cv2.INTER_AREA) for e in (e_cur, e_mix))
+        ratio = cv2.divide(e_cur, cv2.add(e_mix, 0.5, dtype=cv2.CV_32F), scale=self.detail_target, dtype=cv2.CV_32F)
+        boost = cv2.multiply(cv2.subtract(cv2.min(cv2.max(ratio, 1.0), self.max_gain), 1.0), self._moving)
+        boost = cv2.resize(boost, g_mix.shape[::-1], interpolation=cv2.INTER_LINEAR)
         detail = cv2.multiply(cv2.subtract(g_mix, smooth_mix, dtype=cv2.CV_32F), boost, dtype=cv2.CV_16S)
         return cv2.add(mix, cv2.merge([detail, detail, detail]), dtype=cv2.CV_8U)
 
 
-_GRIDS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+_GRIDS: dict[tuple, np.ndarray] = {}
 
 
-def _cached(key: tuple, make) -> tuple[np.ndarray, np.ndarray]:
+def _cached(key: tuple, make) -> np.ndarray:
     g = _GRIDS.get(key)
     if g is None:
         if len(_GRIDS) > 32:
@@ -187,14 +192,12 @@ def _cached(key: tuple, make) -> tuple[np.ndarray, np.ndarray]:
     return g
 
 
-def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel coordinate grids, built once per size."""
-    return _cached((h, w), lambda: tuple(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))))
+def _grid2(h: int, w: int) -> np.ndarray:
+    """Pixel coordinates as one (h, w, 2) array, built once per size."""
+    return _cached(("xy", h, w), lambda: np.dstack(np.meshgrid(np.arange(w, dtype=np.float32),
+                                                               np.arange(h, dtype=np.float32))))
 
 
-def _full_size_grid(h: int, w: int, sx: float, sy: float) -> tuple[np.ndarray, np.ndarray]:
+def _full_size_grid(h: int, w: int, sx: float, sy: float) -> np.ndarray:
     """For each pixel of an (h, w) grid, the full-size pixel coordinate of its centre."""
-    def make():
-        gx, gy = _grid(h, w)
-        return (gx + 0.5) * np.float32(sx) - 0.5, (gy + 0.5) * np.float32(sy) - 0.5
-    return _cached((h, w, sx, sy), make)
+    return _cached(("full", h, w, sx, sy), lambda: (_grid2(h, w) + 0.5) * np.float32([sx, sy]) - 0.5)
