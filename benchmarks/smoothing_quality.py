@@ -3,6 +3,7 @@
     python benchmarks/smoothing_quality.py [--style wave] [--teacher ../shared/data/teachers/ml5/wave]
                                            [--sintel ../shared/data/flow/sintel]
                                            [--photos ../shared/data/images/content] [--known-motion 5]
+                                           [--strength 0.8]
 
 Sequences: every Sintel folder with ground-truth .flo files beside its frames (what `eval
 --flow gt` reads), and ``--known-motion`` clips made here from photos (12 frames at
@@ -49,9 +50,9 @@ def sequences(root: Path) -> list[Path]:
     return [d for d in sorted(root.iterdir()) if d.is_dir() and any(find_gt_flow(p) for p in list_images(d))]
 
 
-def smoothed_texture(seq: Path, student: StyleEngine, teacher: StyleEngine) -> float:
+def smoothed_texture(seq: Path, student: StyleEngine, teacher: StyleEngine, strength: float) -> float:
     """Texture energy of the smoothed default output over the teacher's, frames after the first."""
-    sm = Smoother(DEFAULT_STRENGTH)
+    sm = Smoother(strength)
     ratios = []
     for i, p in enumerate(list_images(seq)):
         img = read_image(p).rgb
@@ -117,6 +118,7 @@ def main() -> None:
     ap.add_argument("--sintel", type=Path, default=ROOT.parent / "shared" / "data" / "flow" / "sintel")
     ap.add_argument("--photos", type=Path, default=ROOT.parent / "shared" / "data" / "images" / "content",
                     help="photos for the known-motion clips (the largest are used)")
+    ap.add_argument("--strength", type=float, default=DEFAULT_STRENGTH, help="smoothing strength to judge")
     ap.add_argument("--known-motion", type=int, default=5, help="clips with a known camera motion (0: none)")
     args = ap.parse_args()
     style = args.style or registry.default_name()
@@ -133,7 +135,7 @@ def main() -> None:
     seqs = sequences(args.sintel) if args.sintel.is_dir() else []
     seqs += known_motion_clips(Path(tmp.name), args.photos, args.known_motion) if args.known_motion else []
     for seq in seqs:
-        smoothed = evaluate(seq, student.stylize, smooth=DEFAULT_STRENGTH, flow="gt").to_json()
+        smoothed = evaluate(seq, student.stylize, smooth=args.strength, flow="gt").to_json()
         t = evaluate(seq, teacher.stylize, smooth=0.0, flow="gt").to_json()
         rows.append({
             "sequence": seq.name, "pairs": smoothed["pairs"], "frames": smoothed["frames"],
@@ -144,11 +146,11 @@ def main() -> None:
             "smoothed_over_unsmoothed": smoothed["ratio_to_unsmoothed"],
             "smoothed_vs_unsmoothed": smoothed["smoothed_vs_unsmoothed"],
             "smoothed_over_teacher": round(smoothed["warping_error"] / t["warping_error"], 3),
-            "texture_smoothed_over_teacher": round(smoothed_texture(seq, student, teacher), 3),
+            "texture_smoothed_over_teacher": round(smoothed_texture(seq, student, teacher, args.strength), 3),
         })
     tmp.cleanup()
     mean = lambda k: round(float(np.mean([r[k] for r in rows])), 3)  # noqa: E731
-    report = {"style": style, "smooth": DEFAULT_STRENGTH, "flow": "ground truth", "sequences": rows,
+    report = {"style": style, "smooth": args.strength, "flow": "ground truth", "sequences": rows,
               "mean": {k: mean(k) for k in ("smoothed_over_unsmoothed", "smoothed_over_teacher",
                                             "texture_smoothed_over_teacher")},
               "targets": {"smoothed_over_unsmoothed": "<= 0.6", "lowpass_psnr_db": ">= 26",

@@ -291,6 +291,7 @@ def convert(
 
     engine = build_engine(style, provider, precision, max_side, strength, preserve_color, threads, workers,
                           one_size=True)
+    noted = len(engine.notes)
     with _progress() as progress:
         bar = progress.add_task("converting", total=None)
         result = run_convert(
@@ -302,6 +303,8 @@ def convert(
             on_frame=lambda _f: progress.advance(bar),
             extra_stages=_smoothing_stages(smooth),
         )
+    for note in engine.notes[noted:]:  # what the engine learnt during the run (a per-size session failed, ...)
+        _err(f"note: {note}")
     audio = f", {result.audio_streams} audio stream{'s' if result.audio_streams != 1 else ''} kept" \
         if result.audio_streams else ""
     summary = (f"{result.frames} frames in {result.stats.wall_s:.1f} s ({result.stats.fps:.1f} fps, "

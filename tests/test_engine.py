@@ -131,13 +131,19 @@ def test_fp16_on_cpu_is_refused():
 class FakeGpuSession:
     """Stands in for a GPU session: reports GPU providers, computes on a real CPU session."""
 
-    def __init__(self, model, sess_options=None, providers=(), provider_options=None, *, loads=(), corrupt_fp16=False):
+    def __init__(self, model, sess_options=None, providers=(), provider_options=None, *, loads=(), corrupt_fp16=False,
+                 corrupt_trt_fp16=False, fail_graph=False):
         self.requested = list(providers)
         self.provider_options = provider_options
         self._real = ort.InferenceSession(model, providers=[CPU])
         self._active = [p for p in self.requested if p in loads or p == CPU]
         self._fp16 = any(p.key == "precision" and p.value == "fp16" for p in onnx.load_from_string(model).metadata_props)
-        self._corrupt = corrupt_fp16 and self._fp16
+        lead = (provider_options or [{}])[0] if self._active and self._active[0] != CPU else {}
+        trt_fp16 = self._active[:1] == [TENSORRT] and lead.get("trt_fp16_enable") == "1"
+        self._corrupt = (corrupt_fp16 and self._fp16) or (corrupt_trt_fp16 and trt_fp16)
+        # A graph that cannot be captured (a node left on the CPU, say) fails on its first run.
+        self.graph = lead.get("enable_cuda_graph") == "1" or lead.get("trt_cuda_graph_enable") == "1"
+        self._fail = fail_graph and self.graph
 
     def get_providers(self):
         return self._active
@@ -165,6 +171,8 @@ class FakeGpuSession:
         return self._real.io_binding()
 
     def run_with_iobinding(self, binding):
+        if self._fail:
+            raise RuntimeError("CUDA graph capture failed: a node is assigned to the CPU")
         self.bound_runs = getattr(self, "bound_runs", 0) + 1
         self._real.run_with_iobinding(binding)
 
@@ -335,3 +343,71 @@ def test_live_smoothing_defaults_on_with_a_gpu_engine_and_off_on_the_cpu():
     cpu = StyleEngine(make_style_model(), InferenceOptions(provider="cpu"))
     assert default_live_smoothing(gpu.providers_active) == DEFAULT_STRENGTH
     assert default_live_smoothing(cpu.providers_active) == 0.0
+
+
+# -- per-size sessions (CUDA graphs, TensorRT profiles) and the TensorRT fp16 gate -----------------
+def _frames(h, w, n=2):
+    return [card_image(h, w) for _ in range(n)]
+
+
+def test_one_size_runs_use_a_cuda_graph_session_per_size_with_the_same_output():
+    made = []
+    gpu = StyleEngine(make_style_model(), InferenceOptions(provider="cuda", precision="fp32", one_size=True),
+                      session_factory=fake_factory(loads={CUDA}, log=made), compiled_in=ALL_COMPILED)
+    cpu = StyleEngine(make_style_model(), InferenceOptions(provider="cpu"))
+    for h, w in ((48, 64), (48, 64), (32, 40)):
+        frame = card_image(h, w)
+        np.testing.assert_array_equal(gpu.stylize(frame), cpu.stylize(frame))
+    general, *sized = made
+    assert general.provider_options[0].get("enable_cuda_graph") is None  # the general session has no graph
+    assert len(sized) == 2 and all(s.provider_options[0]["enable_cuda_graph"] == "1" for s in sized)
+    assert sized[0].bound_runs == 2 and sized[1].bound_runs == 1  # the second 48x64 frame replayed the first size's
+    assert not gpu.notes
+
+
+def test_tensorrt_gets_an_exact_profile_per_size():
+    made = []
+    engine = StyleEngine(make_style_model(), InferenceOptions(provider="tensorrt", precision="fp32", one_size=True),
+                         session_factory=fake_factory(loads={TENSORRT, CUDA}, log=made), compiled_in=ALL_COMPILED)
+    engine.stylize(card_image(48, 64))
+    opts = made[-1].provider_options[0]
+    assert opts["trt_profile_min_shapes"] == opts["trt_profile_opt_shapes"] == opts["trt_profile_max_shapes"] \
+        == "input:1x48x64x3"
+    assert opts["trt_cuda_graph_enable"] == "1"
+    assert "enable_cuda_graph" not in made[-1].provider_options[1]  # CUDA behind TensorRT stays graph-free
+
+
+def test_a_sized_session_that_fails_leaves_the_general_session_running():
+    made = []
+    gpu = StyleEngine(make_style_model(), InferenceOptions(provider="cuda", precision="fp32", one_size=True),
+                      session_factory=fake_factory(loads={CUDA}, log=made, fail_graph=True), compiled_in=ALL_COMPILED)
+    cpu = StyleEngine(make_style_model(), InferenceOptions(provider="cpu"))
+    for frame in _frames(48, 64, 3):
+        np.testing.assert_array_equal(gpu.stylize(frame), cpu.stylize(frame))
+    assert len(made) == 2  # tried once, not again for every frame
+    assert any("per-size cuda session" in n and "failed" in n for n in gpu.notes)
+
+
+def test_photos_of_many_sizes_get_no_sized_sessions():
+    made = []
+    engine = StyleEngine(make_style_model(), InferenceOptions(provider="cuda", precision="fp32"),
+                         session_factory=fake_factory(loads={CUDA}, log=made), compiled_in=ALL_COMPILED)
+    engine.stylize(card_image(48, 64))
+    engine.stylize(card_image(32, 40))
+    assert len(made) == 1
+
+
+def test_tensorrt_fp16_is_gated_against_fp32_on_the_cpu():
+    made = []
+    good = StyleEngine(make_style_model(), InferenceOptions(provider="tensorrt"),
+                       session_factory=fake_factory(loads={TENSORRT, CUDA}, log=made), compiled_in=ALL_COMPILED)
+    assert good.precision == "fp16" and len(made) == 1 and not good.notes
+    made.clear()
+    bad = StyleEngine(make_style_model(), InferenceOptions(provider="tensorrt"),
+                      session_factory=fake_factory(loads={TENSORRT, CUDA}, log=made, corrupt_trt_fp16=True),
+                      compiled_in=ALL_COMPILED)
+    assert bad.precision == "fp32" and "TensorRT fp16" in bad.notes[0] and "dB from fp32" in bad.notes[0]
+    assert [s.provider_options[0]["trt_fp16_enable"] for s in made] == ["1", "0"]
+    frame = card_image(48, 64)
+    np.testing.assert_array_equal(bad.stylize(frame), StyleEngine(make_style_model(),
+                                                                  InferenceOptions(provider="cpu")).stylize(frame))

@@ -11,10 +11,11 @@ import numpy as np
 
 from realtime_style.engine import adjust, geometry
 from realtime_style.engine.options import InferenceOptions
-from realtime_style.engine.providers import GPU_PROVIDERS, SHORT_NAMES, TENSORRT, candidates
+from realtime_style.engine.providers import GPU_PROVIDERS, SHORT_NAMES, TENSORRT, Candidate, candidates
 from realtime_style.engine.session import (
     SessionFactory,
     check_signature,
+    cpu_session,
     open_session,
     ort_module,
     read_model_bytes,
@@ -74,17 +75,21 @@ class StyleEngine:
         self.precision = self.signature.metadata.get("precision", "fp32")
         if options.precision == "fp16" and self.providers_active[0] not in GPU_PROVIDERS:
             raise ProviderError("fp16 was asked for but no GPU provider loaded; use --precision fp32")
+        self._graph = data  # the graph the session runs (the fp16 copy on CUDA, when it passes)
         if want_fp16 and self.providers_active[0] == TENSORRT:
-            self.precision = "fp16"  # TensorRT builds its engine in fp16 (trt_fp16_enable)
+            cand, session = self._gate_tensorrt_fp16(data, cand, session)
         elif want_fp16 and self.providers_active[0] in GPU_PROVIDERS and self.precision != "fp16":
             session = self._try_fp16(data, cand, session)
         self._session = session
         self._binding = None
+        self._sized = None
         if self.providers_active[0] in GPU_PROVIDERS:
-            from realtime_style.engine.device_io import DeviceBinding
+            self._binding = self._device_binding(session)
+            if options.one_size:
+                from realtime_style.engine.sized import SizedSessions
 
-            # Sessions say where their buffers live (a test's fake GPU session computes on the CPU).
-            self._binding = DeviceBinding(session, ort_module().OrtValue, getattr(session, "device_type", "cuda"))
+                self._sized = SizedSessions(self._graph, cand, threads, self._factory, self._device_binding,
+                                            self.notes.append)
         meta = self.signature.metadata
         self.multiple = max(1, int(meta.get("pad_multiple", 4)))
         self.min_side = max(1, int(meta.get("min_side", 16)))
@@ -118,7 +123,22 @@ class StyleEngine:
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """Model only: a prepared (1, H, W, 3) uint8 batch through the network (on a GPU
-        provider through device-resident buffers, see device_io)."""
+        provider through device-resident buffers, see device_io; with one frame size, through
+        a session made for that size, see sized)."""
+        if self._sized is not None:
+            out = self._sized.run(batch, self._infer_general)
+            if out is not None:
+                return out
+            self._sized = None  # it failed or disagreed, and said so in the notes
+        return self._infer_general(batch)
+
+    def _device_binding(self, session):
+        from realtime_style.engine.device_io import DeviceBinding
+
+        # Sessions say where their buffers live (a test's fake GPU session computes on the CPU).
+        return DeviceBinding(session, ort_module().OrtValue, getattr(session, "device_type", "cuda"))
+
+    def _infer_general(self, batch: np.ndarray) -> np.ndarray:
         if self._binding is not None:
             try:
                 return self._binding.run(batch)
@@ -149,20 +169,42 @@ class StyleEngine:
         for _ in range(runs):
             self.stylize(frame)
 
-    # -- fp16 on CUDA --------------------------------------------------------------------
+    # -- fp16 on TensorRT and CUDA ---------------------------------------------------------
+    def _probe(self) -> np.ndarray:
+        from realtime_style.testcard import card_image
+
+        h, w = self.signature.fixed_hw or (256, 256)
+        return card_image(h, w)[None]
+
+    def _gate_tensorrt_fp16(self, data: bytes, cand, session):
+        """TensorRT builds its engine in fp16 (trt_fp16_enable): keep it only if it matches
+        the fp32 graph run on the CPU; otherwise rebuild in fp32 and say why."""
+        probe = self._probe()
+        try:
+            db = psnr(run(cpu_session(data), probe), run(session, probe))
+        except Exception as exc:  # noqa: BLE001 - a failed check is a failed gate
+            db, why = 0.0, f"the check failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}"
+        else:
+            why = f"its output is {db:.1f} dB from fp32 (< {FP16_MIN_PSNR_DB:.0f} dB)"
+        if db >= FP16_MIN_PSNR_DB:
+            self.precision = "fp16"
+            return cand, session
+        fp32 = Candidate(cand.name, tuple((name, {**opts, "trt_fp16_enable": "0"} if name == TENSORRT else opts)
+                                          for name, opts in cand.providers))
+        self.notes.append(f"TensorRT fp16 {why}; running fp32")
+        return fp32, open_session(data, fp32, self.threads, self._factory)
+
     def _try_fp16(self, data: bytes, cand, fp32_session):
         """Convert the graph to fp16 and keep it only if it matches fp32 (instance norm is
         the known risk); otherwise keep fp32 and say why."""
         import onnx
 
         from realtime_style.models.fp16 import convert_to_fp16
-        from realtime_style.testcard import card_image
 
         try:
             half = convert_to_fp16(onnx.load_from_string(data)).SerializeToString()
             session = open_session(half, cand, self.threads, self._factory)
-            h, w = self.signature.fixed_hw or (256, 256)
-            probe = card_image(h, w)[None]
+            probe = self._probe()
             db = psnr(run(fp32_session, probe), run(session, probe))
         except Exception as exc:  # noqa: BLE001 - any failure means: stay on fp32
             self.notes.append(f"fp16 conversion failed ({exc}); running fp32")
@@ -171,6 +213,7 @@ class StyleEngine:
             self.notes.append(f"fp16 output is {db:.1f} dB from fp32 (< {FP16_MIN_PSNR_DB:.0f} dB); running fp32")
             return fp32_session
         self.precision = "fp16"
+        self._graph = half
         return session
 
 
