@@ -22,10 +22,7 @@ class PendingFile:
     def __init__(self, target: str | os.PathLike, *, directory: bool = False) -> None:
         self.target = Path(target)
         parent = self.target.parent if str(self.target.parent) else Path(".")
-        if parent.exists() and not parent.is_dir():
-            raise OutputError(f"{parent} is a file, not a directory")
-        if not parent.is_dir():
-            raise OutputError(f"output directory {parent} does not exist")
+        self._made = _make_parents(parent)  # removed again if nothing is committed
         prefix, suffix = f".{self.target.stem}.", f".tmp{self.target.suffix}"
         try:
             if directory:
@@ -35,6 +32,7 @@ class PendingFile:
                 os.close(fd)
                 self.path = Path(tmp)
         except OSError as exc:
+            _remove_empty(self._made)
             raise OutputError(f"cannot write to {parent}: {exc.strerror or exc}") from exc
         self.directory = directory
         self.done = False
@@ -63,7 +61,39 @@ class PendingFile:
                 shutil.rmtree(self.path)
             else:
                 self.path.unlink()
+        _remove_empty(self._made)
         self.done = True
+
+
+def _make_parents(parent: Path) -> list[Path]:
+    """Create the missing directories above an output (like ``mkdir -p``); return them,
+    deepest first. An existing file in the way is an error."""
+    missing = []
+    p = parent
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    if p.exists() and not p.is_dir():
+        raise OutputError(f"{p} is a file, not a directory")
+    made = []
+    for d in reversed(missing):
+        try:
+            d.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            _remove_empty(made[::-1])
+            raise OutputError(f"cannot create the output directory {d}: {exc.strerror or exc}") from exc
+        made.append(d)
+    return made[::-1]
+
+
+def _remove_empty(dirs: list[Path]) -> None:
+    for d in dirs:
+        with contextlib.suppress(OSError):
+            d.rmdir()
 
 
 @contextlib.contextmanager

@@ -712,3 +712,17 @@ def test_real_clip_cockatoo_to_mp4_keeps_its_audio(work, tiny_model, shared_data
     ain, aout = audio_packets(src), audio_packets(dst)
     assert len(ain) == 1 and len(aout) == 1 and len(aout[0]) == len(ain[0]) > 0
     assert aout == ain
+
+
+@pytest.mark.parametrize("target", ["styled.mp4", "frames"])
+def test_missing_output_directories_are_made_and_removed_again_on_failure(work, tiny_model, target):
+    _frame_dir(work / "in", ["a.png", "b.png"])
+    result = convert(work / "in", work / "out" / "new" / "deeper" / target, tiny_model)
+    assert result.exit_code == 0, result.output
+    assert (work / "out" / "new" / "deeper" / target).exists()
+    # a run that fails midway leaves neither output nor the directories it made
+    src = work / "mjpeg.mkv"
+    make_clip(src, frames=20, codec="mjpeg")
+    corrupt_packets(src, [10, 11, 12])
+    assert_error(convert(src, work / "out" / "other" / "deeper" / target, tiny_model), src.name)
+    assert listing(work / "out") == ["new"]
