@@ -370,6 +370,7 @@ def test_tensorrt_gets_an_exact_profile_per_size():
     engine = StyleEngine(make_style_model(), InferenceOptions(provider="tensorrt", precision="fp32", one_size=True),
                          session_factory=fake_factory(loads={TENSORRT, CUDA}, log=made), compiled_in=ALL_COMPILED)
     engine.stylize(card_image(48, 64))
+    assert len(made) == 2 and not hasattr(made[0], "bound_runs")  # checked against the CPU, not the general engine
     opts = made[-1].provider_options[0]
     assert opts["trt_profile_min_shapes"] == opts["trt_profile_opt_shapes"] == opts["trt_profile_max_shapes"] \
         == "input:1x48x64x3"

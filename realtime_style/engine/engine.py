@@ -75,7 +75,8 @@ class StyleEngine:
         self.precision = self.signature.metadata.get("precision", "fp32")
         if options.precision == "fp16" and self.providers_active[0] not in GPU_PROVIDERS:
             raise ProviderError("fp16 was asked for but no GPU provider loaded; use --precision fp32")
-        self._graph = data  # the graph the session runs (the fp16 copy on CUDA, when it passes)
+        self._graph = self._fp32_graph = data  # the graph the session runs (the fp16 copy on CUDA, when it passes)
+        self._cpu_reference = None
         if want_fp16 and self.providers_active[0] == TENSORRT:
             cand, session = self._gate_tensorrt_fp16(data, cand, session)
         elif want_fp16 and self.providers_active[0] in GPU_PROVIDERS and self.precision != "fp16":
@@ -126,11 +127,21 @@ class StyleEngine:
         provider through device-resident buffers, see device_io; with one frame size, through
         a session made for that size, see sized)."""
         if self._sized is not None:
-            out = self._sized.run(batch, self._infer_general)
+            out = self._sized.run(batch, self._sized_reference)
             if out is not None:
                 return out
             self._sized = None  # it failed or disagreed, and said so in the notes
         return self._infer_general(batch)
+
+    def _sized_reference(self, batch: np.ndarray) -> np.ndarray:
+        """What a new per-size session must match on its first frame: on CUDA the general
+        session; on TensorRT the fp32 graph on the CPU (running the general session there would
+        build a second TensorRT engine for a shape no frame will use again)."""
+        if self.providers_active[0] != TENSORRT:
+            return self._infer_general(batch)
+        if self._cpu_reference is None:
+            self._cpu_reference = cpu_session(self._fp32_graph)
+        return run(self._cpu_reference, batch)
 
     def _device_binding(self, session):
         from realtime_style.engine.device_io import DeviceBinding

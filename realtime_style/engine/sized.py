@@ -2,9 +2,9 @@
 bench): on CUDA with CUDA graphs (the whole network captured once and replayed as one
 launch), on TensorRT with an exact optimisation profile (one engine per size, cached under
 the models home) and TensorRT's CUDA graph. Both need the frame in fixed device buffers,
-which DeviceBinding keeps. Each sized session is checked on its first frame against the
-general session's output and dropped, with a note, if it disagrees or fails; the general
-session then carries on.
+which DeviceBinding keeps. Each sized session is checked on its first frame against a
+reference the engine gives (the general session, or the fp32 graph on the CPU) and dropped,
+with a note, if it disagrees or fails; the general session then carries on.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from realtime_style.engine.session import open_session
 from realtime_style.metrics import psnr
 
 MAX_SIZES = 4  # sized sessions kept at once (each holds a graph or an engine on the GPU)
-AGREE_DB = 40.0  # a sized session must match the general one this closely on its first frame
+AGREE_DB = 40.0  # a sized session must match the reference this closely on its first frame
 
 
 def sized_candidate(candidate: Candidate, shape: tuple[int, ...]) -> Candidate:
@@ -47,7 +47,7 @@ class SizedSessions:
         self.disabled = False
         self.sessions_made = 0
 
-    def run(self, batch: np.ndarray, general: Callable[[np.ndarray], np.ndarray]) -> np.ndarray | None:
+    def run(self, batch: np.ndarray, reference: Callable[[np.ndarray], np.ndarray]) -> np.ndarray | None:
         """The output of this size's session, or None once sized sessions are off."""
         if self.disabled:
             return None
@@ -56,7 +56,7 @@ class SizedSessions:
             if binding is not None:
                 self._bindings.move_to_end(batch.shape)
                 return binding.run(batch)
-            return self._first(batch, general)
+            return self._first(batch, reference)
         except Exception as exc:  # noqa: BLE001 - any failure: the general session carries on
             self.disabled = True
             self._bindings.clear()
@@ -64,15 +64,15 @@ class SizedSessions:
                        f"({_first_line(exc)}); using the general session")
             return None
 
-    def _first(self, batch: np.ndarray, general: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    def _first(self, batch: np.ndarray, reference: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         session = open_session(self._model, sized_candidate(self._candidate, batch.shape), self._threads,
                                self._factory)
         self.sessions_made += 1
         binding = self._make_binding(session)
         out = binding.run(batch).copy()
-        db = psnr(general(batch), out)
+        db = psnr(reference(batch), out)
         if db < AGREE_DB:
-            raise RuntimeError(f"its output is {db:.1f} dB from the general session's (< {AGREE_DB:.0f} dB)")
+            raise RuntimeError(f"its output is {db:.1f} dB from the reference (< {AGREE_DB:.0f} dB)")
         self._bindings[batch.shape] = binding
         while len(self._bindings) > MAX_SIZES:
             self._bindings.popitem(last=False)
