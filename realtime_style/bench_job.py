@@ -153,6 +153,9 @@ def run(plan: BenchPlan, resolve: Callable[[str], object], on_result: Callable[[
                             except Exception as exc:  # noqa: BLE001 - an ORT failure is a result too
                                 entry["error"] = str(exc).strip().splitlines()[0] if str(exc).strip() else \
                                     type(exc).__name__
+                            # on a GPU: did this size run on a session made for it (CUDA graph / exact
+                            # TensorRT profile), or on the general one
+                            entry["per_size_session"] = engine.per_size_session(height, width)
                         results.append(entry)
                         on_result(entry)
     return results

@@ -412,3 +412,14 @@ def test_tensorrt_fp16_is_gated_against_fp32_on_the_cpu():
     frame = card_image(48, 64)
     np.testing.assert_array_equal(bad.stylize(frame), StyleEngine(make_style_model(),
                                                                   InferenceOptions(provider="cpu")).stylize(frame))
+
+
+def test_the_engine_says_which_sizes_run_on_their_own_session():
+    gpu = StyleEngine(make_style_model(), InferenceOptions(provider="cuda", precision="fp32", one_size=True),
+                      session_factory=fake_factory(loads={CUDA}), compiled_in=ALL_COMPILED)
+    assert not gpu.per_size_session(48, 64)
+    gpu.stylize(card_image(48, 64))
+    assert gpu.per_size_session(48, 64) and not gpu.per_size_session(32, 40)
+    cpu = StyleEngine(make_style_model(), InferenceOptions(provider="cpu", one_size=True))
+    cpu.stylize(card_image(48, 64))
+    assert not cpu.per_size_session(48, 64)

@@ -133,6 +133,11 @@ class StyleEngine:
             self._sized = None  # it failed or disagreed, and said so in the notes
         return self._infer_general(batch)
 
+    def per_size_session(self, height: int, width: int) -> bool:
+        """Whether frames of this size run on a session made for the size (GPU, one-size runs)."""
+        plan = self.plan(height, width)
+        return self._sized is not None and self._sized.has((1, *plan.padded_hw, 3))
+
     def _sized_reference(self, batch: np.ndarray) -> np.ndarray:
         """What a new per-size session must match on its first frame: on CUDA the general
         session; on TensorRT the fp32 graph on the CPU (running the general session there would

@@ -47,6 +47,9 @@ class SizedSessions:
         self.disabled = False
         self.sessions_made = 0
 
+    def has(self, shape: tuple[int, ...]) -> bool:
+        return not self.disabled and tuple(shape) in self._bindings
+
     def run(self, batch: np.ndarray, reference: Callable[[np.ndarray], np.ndarray]) -> np.ndarray | None:
         """The output of this size's session, or None once sized sessions are off."""
         if self.disabled:
