@@ -136,6 +136,18 @@ def build_engine(style, provider, precision, max_side, strength, preserve_color,
     return engine
 
 
+def _nvenc_for(codec: str, engine) -> bool:
+    """For --codec auto: NVENC when the network runs on a GPU and NVENC encodes a test frame."""
+    if codec != "auto" or engine.provider == "cpu" or not _gpu_present():
+        return False
+    from realtime_style.doctor import nvenc_usable
+
+    ok, why = nvenc_usable()
+    if not ok:
+        _err(f"note: encoding with libx264: NVENC is not usable ({why})")
+    return ok
+
+
 def _gpu_present() -> bool:
     """An NVIDIA device node exists: then a failed GPU provider is worth mentioning."""
     import glob
@@ -274,7 +286,8 @@ def convert(
     threads: ThreadsOpt = 0,
     workers: Annotated[int, typer.Option(min=0, help="Frames inferred at once (0 = automatic: one per CPU core "
                                           "on the CPU provider).")] = 0,
-    codec: Annotated[str, typer.Option(help="Video encoder: libx264, libx265, h264_nvenc, ...")] = "libx264",
+    codec: Annotated[str, typer.Option(help="Video encoder: auto (h264_nvenc when the network runs on a GPU "
+                                       "and NVENC works here, else libx264), libx264, libx265, h264_nvenc, ...")] = "auto",
     crf: Annotated[int, typer.Option(min=0, max=51, help="Quality (lower is better; nvenc: cq).")] = 18,
     preset: Annotated[str, typer.Option(help="x264/x265 speed preset (slower presets: smaller files).")] = "superfast",
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop the audio streams.")] = False,
@@ -296,7 +309,7 @@ def convert(
         bar = progress.add_task("converting", total=None)
         result = run_convert(
             input, output, engine,
-            settings=EncodeSettings(codec=codec, crf=crf, preset=preset),
+            settings=EncodeSettings(codec=codec, crf=crf, preset=preset, nvenc=_nvenc_for(codec, engine)),
             audio=not no_audio, frame_limit=frame_limit, overwrite=overwrite,
             fps=Fraction(fps).limit_denominator(1001),
             on_start=lambda total: progress.update(bar, total=total or None),

@@ -442,6 +442,25 @@ class _av_error_logging:
                 pass
 
 
+def _nvenc_check(built_in: bool, gpu_found: bool, timeout_s: float) -> tuple[bool, str]:
+    if not built_in:
+        return False, "h264_nvenc is not built into PyAV's FFmpeg"
+    if not gpu_found:
+        return False, "no NVIDIA GPU detected (nvidia-smi)"
+    with CapturedOutput(), _av_error_logging():
+        status, value = _run_with_timeout(_nvenc_smoke_test, timeout_s)
+    if status == "ok":
+        return True, "encoded a test frame"
+    if status == "timeout":
+        return False, f"timed out after {timeout_s:g} s"
+    return False, _err(value)
+
+
+def nvenc_usable(timeout_s: float = 10.0) -> tuple[bool, str]:
+    """Whether NVENC really encodes here (built in, a GPU present, a test frame encoded), and why."""
+    return _nvenc_check(_has_codec("h264_nvenc", "w")[0], bool(_gpu(timeout_s).get("devices")), timeout_s)
+
+
 def _codecs(gpu_found: bool, timeout_s: float) -> dict[str, Any]:
     encoders: dict[str, bool] = {}
     decoders: dict[str, bool] = {}
@@ -455,19 +474,7 @@ def _codecs(gpu_found: bool, timeout_s: float) -> dict[str, Any]:
         ok, _why = _has_codec(name, "r")
         decoders[name] = ok
 
-    if not encoders.get("h264_nvenc"):
-        nvenc_usable, nvenc_reason = False, "h264_nvenc is not built into PyAV's FFmpeg"
-    elif not gpu_found:
-        nvenc_usable, nvenc_reason = False, "no NVIDIA GPU detected (nvidia-smi)"
-    else:
-        with CapturedOutput(), _av_error_logging():
-            status, value = _run_with_timeout(_nvenc_smoke_test, timeout_s)
-        if status == "ok":
-            nvenc_usable, nvenc_reason = True, "encoded a test frame"
-        elif status == "timeout":
-            nvenc_usable, nvenc_reason = False, f"timed out after {timeout_s:g} s"
-        else:
-            nvenc_usable, nvenc_reason = False, _err(value)
+    nvenc_usable, nvenc_reason = _nvenc_check(encoders.get("h264_nvenc", False), gpu_found, timeout_s)
     out: dict[str, Any] = {
         "encoders": encoders,
         "decoders": decoders,

@@ -726,3 +726,20 @@ def test_missing_output_directories_are_made_and_removed_again_on_failure(work, 
     corrupt_packets(src, [10, 11, 12])
     assert_error(convert(src, work / "out" / "other" / "deeper" / target, tiny_model), src.name)
     assert listing(work / "out") == ["new"]
+
+
+def test_codec_auto_takes_nvenc_only_where_it_works_and_the_size_allows():
+    from realtime_style.io.video_file import EncodeSettings
+
+    assert EncodeSettings().codec_for(640, 360) == "libx264"  # NVENC not proven here
+    assert EncodeSettings(nvenc=True).codec_for(640, 360) == "h264_nvenc"
+    assert EncodeSettings(nvenc=True).codec_for(641, 360) == "libx264"  # 4:2:0 needs even sides
+    assert EncodeSettings(codec="libx265", nvenc=True).codec_for(640, 360) == "libx265"  # asked for
+
+
+def test_default_codec_on_the_cpu_is_x264(work, tiny_model):
+    make_clip(work / "in.mp4", frames=3)
+    result = convert(work / "in.mp4", work / "out" / "styled.mp4", tiny_model)
+    assert result.exit_code == 0, result.output
+    with av.open(str(work / "out" / "styled.mp4")) as c:
+        assert c.streams.video[0].codec_context.name in ("h264", "libx264")

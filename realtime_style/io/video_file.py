@@ -151,9 +151,17 @@ class VideoFileSource:
 
 @dataclasses.dataclass(frozen=True)
 class EncodeSettings:
-    codec: str = "libx264"
+    codec: str = "auto"  # auto: h264_nvenc when ``nvenc`` says it works and the size allows, else libx264
     crf: int = 18
     preset: str = "superfast"  # speed over size: the encoder shares the cores with the model
+    nvenc: bool = False  # NVENC encoded a test frame on this machine (see doctor.nvenc_usable)
+
+    def codec_for(self, width: int, height: int) -> str:
+        """The encoder to use for frames of this size."""
+        if self.codec != "auto":
+            return self.codec
+        # NVENC takes the encoding off the CPU, but needs even sides for 4:2:0.
+        return "h264_nvenc" if self.nvenc and not (width % 2 or height % 2) else "libx264"
 
 
 class VideoFileSink:
@@ -186,12 +194,13 @@ class VideoFileSink:
 
     def _add_video(self, info: VideoInfo, settings: EncodeSettings):
         odd = info.width % 2 or info.height % 2
-        if odd and "nvenc" in settings.codec:
-            raise OutputError(f"{settings.codec} cannot encode the odd size {info.width}x{info.height}; use libx264")
+        codec = self.codec = settings.codec_for(info.width, info.height)
+        if odd and "nvenc" in codec:
+            raise OutputError(f"{codec} cannot encode the odd size {info.width}x{info.height}; use libx264")
         try:
-            stream = self._container.add_stream(settings.codec, rate=info.fps)
+            stream = self._container.add_stream(codec, rate=info.fps)
         except (av.error.FFmpegError, ValueError) as exc:
-            raise OutputError(f"encoder {settings.codec!r} is not available ({_why(exc)})") from exc
+            raise OutputError(f"encoder {codec!r} is not available ({_why(exc)})") from exc
         stream.width, stream.height = info.width, info.height
         # 4:2:0 needs even sides; odd sizes keep their exact size in 4:4:4 instead.
         stream.pix_fmt = "yuv444p" if odd else "yuv420p"
@@ -202,9 +211,9 @@ class VideoFileSink:
         # (0.3 ms a 640x360 frame against 1.8 ms in swscale); tagged, so players convert back right.
         ctx.colorspace, ctx.color_range = Colorspace.ITU601, ColorRange.MPEG
         ctx.color_primaries, ctx.color_trc = _BT709, _BT709
-        if "nvenc" in settings.codec:
+        if "nvenc" in codec:
             stream.options = {"rc": "vbr", "cq": str(settings.crf), "preset": "p4"}
-        elif settings.codec in ("libx264", "libx265"):
+        elif codec in ("libx264", "libx265"):
             stream.options = {"crf": str(settings.crf), "preset": settings.preset}
         return stream
 
