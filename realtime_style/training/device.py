@@ -8,6 +8,9 @@ joins the process group (NCCL on GPUs, gloo on CPUs); rank 0 alone writes and lo
 
 from __future__ import annotations
 
+import contextlib
+import gc
+
 import dataclasses
 import hashlib
 import os
@@ -130,6 +133,13 @@ class Processes:
             import torch.distributed as dist
 
             if dist.is_initialized():
+                # Leave cleanly: collect the DDP wrappers (their reducer's pending gloo work holds
+                # tensors; freed at interpreter exit instead, they abort the process), wait for
+                # every process (one still writing its checkpoint must not lose its peers), then
+                # tear the group down.
+                gc.collect()
+                with contextlib.suppress(Exception):
+                    dist.barrier()
                 dist.destroy_process_group()
             self.backend = None
 
