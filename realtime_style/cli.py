@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -564,9 +565,21 @@ def train(
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
+        _leave_process_group_run()
         return
     path = run(config, resume=resume, on_progress=_training_progress, on_note=lambda m: _err(f"note: {m}"))
     _err(f"wrote {path} (export it with `realtime-style export {path} STYLE.onnx`)")
+    _leave_process_group_run()
+
+
+def _leave_process_group_run() -> None:
+    """After a finished torchrun process (checkpoint written, group destroyed): exit now.
+    Gloo's worker threads can still hold tensors that interpreter shutdown frees without the
+    GIL, aborting the process (SIGABRT) after a good run; nothing is left to clean up."""
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 # -- optimize --------------------------------------------------------------------------------
