@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import random
 from pathlib import Path
 from typing import Callable
 
@@ -22,8 +21,8 @@ from export.checkpoints import LoadedModel, load
 from export.networks import build
 from realtime_style.errors import InputError
 from realtime_style.training.data import PhotoCrops
-from realtime_style.training.loop import (Checkpointer, Progress, center_crop, check_out, cosine_tail_lr, run_steps,
-                                          sample_sheet_path, set_lr, write_sample_sheet)
+from realtime_style.training.loop import (Checkpointer, Progress, check_out, cosine_tail_lr, run_steps, sample_inputs,
+                                          sample_sheet_path, seed_everything, set_lr, write_sample_sheet)
 from realtime_style.training.losses import PatchCritic, detail_loss, fidelity_loss, stability_loss
 
 
@@ -57,7 +56,7 @@ def run(config: DistillConfig, resume: bool = False, on_progress: Callable[[Prog
     check_out(out, resume)
     if config.threads:
         torch.set_num_threads(config.threads)
-    _seed_everything(config.seed)
+    seed_everything(config.seed)
     teacher_model = load_teacher(config.teacher)
     teacher = teacher_model.module.eval().requires_grad_(False)
     data = PhotoCrops(config.data, crop=config.crop)
@@ -81,8 +80,7 @@ def run(config: DistillConfig, resume: bool = False, on_progress: Callable[[Prog
         note(f"resumed {out} at step {step}")
     else:
         ckpt.ensure_fresh()
-    samples = torch.from_numpy(np.stack([center_crop(img, config.crop) for img in data.images[:4]])
-                               ).permute(0, 3, 1, 2).float()
+    samples = sample_inputs(data.images, config.crop)
 
     def forward(_step: int):
         x = data.batch(rng, config.batch)
@@ -140,8 +138,3 @@ def load_teacher(spec: str) -> LoadedModel:
         path = cached
     return load(path)
 
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import random
 import threading
 import time
 from pathlib import Path
@@ -187,6 +188,19 @@ def run_steps(
 
 
 # -- sample sheets ------------------------------------------------------------------------------
+def seed_everything(seed: int) -> None:
+    """Python's, numpy's and torch's global generators (the initial weights come from torch's)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def sample_inputs(images: list[np.ndarray], size: int, count: int = 4) -> torch.Tensor:
+    """The first ``count`` photos, centre-cropped to ``size``, as the (N, 3, H, W) float batch a
+    sample sheet shows."""
+    return torch.from_numpy(np.stack([center_crop(img, size) for img in images[:count]])).permute(0, 3, 1, 2).float()
+
+
 def center_crop(img: np.ndarray, size: int) -> np.ndarray:
     """Scale ``img`` so its short side is ``size`` and cut the central square."""
     short = min(img.shape[:2])

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import random
 from pathlib import Path
 from typing import Callable
 
@@ -34,8 +33,8 @@ from export.networks import ARCHITECTURES, build
 from realtime_style.errors import InputError, ModelError
 from realtime_style.training import device as devices
 from realtime_style.training.data import PhotoCrops
-from realtime_style.training.loop import (Checkpointer, Progress, center_crop, check_out, cosine_tail_lr, run_steps,
-                                          sample_sheet_path, set_lr, write_sample_sheet)
+from realtime_style.training.loop import (Checkpointer, Progress, check_out, cosine_tail_lr, run_steps, sample_inputs,
+                                          sample_sheet_path, seed_everything, set_lr, write_sample_sheet)
 from realtime_style.training.losses import PatchCritic, stability_loss
 from realtime_style.training.vgg import PerceptualLoss, load_vgg16, vgg16_weights
 
@@ -95,9 +94,7 @@ def _train(config: TrainConfig, procs: devices.Processes, resume: bool, on_progr
     settings = devices.compute_settings(dev.type, config.precision, cuda and torch.cuda.is_bf16_supported())
     if config.threads:
         torch.set_num_threads(config.threads)
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    torch.manual_seed(config.seed)  # the same initial weights on every process
+    seed_everything(config.seed)  # the same initial weights on every process
     style = _style_image(config.style_image, config.style_size)
     weights = procs.main_first(lambda: vgg16_weights(config.vgg_weights, on_note=note))
     data = PhotoCrops(config.data, crop=config.size, shard=(procs.rank, procs.world))
@@ -138,8 +135,7 @@ def _train(config: TrainConfig, procs: devices.Processes, resume: bool, on_progr
         net = DDP(model, device_ids=ids)
         critic_net = DDP(critic, device_ids=ids) if critic is not None else None
     style_crops = PhotoCrops.from_images([style], crop=config.size) if critic is not None else None
-    samples = torch.from_numpy(np.stack([center_crop(img, config.size) for img in data.images[:4]])
-                               ).permute(0, 3, 1, 2).float()
+    samples = sample_inputs(data.images, config.size)
 
     def to_dev(x: torch.Tensor) -> torch.Tensor:
         return x.to(dev, non_blocking=True).contiguous(memory_format=memory)
