@@ -99,7 +99,7 @@ class Smoother:
         if found is None:  # scene cut
             self.cuts += 1
             return self._remember(grey, stylized, (h, w))
-        (map1, map2), confidence = found
+        (map1, map2), confidence, moving = found
         warped = cv2.remap(self._prev_out, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if self._clamp_kernel is not None:
             k = self._clamp_kernel
@@ -107,7 +107,7 @@ class Smoother:
         carry = cv2.resize(confidence, (w, h), interpolation=cv2.INTER_LINEAR)
         mix = cv2.blendLinear(stylized, warped, 1.0 - carry, carry)
         if self.detail_target > 0:
-            mix = self._restore_detail(stylized, mix)
+            mix = self._restore_detail(stylized, mix, moving)
         return self._remember(grey, mix, (h, w))
 
     # -- steps -------------------------------------------------------------------------------
@@ -124,9 +124,10 @@ class Smoother:
         return out
 
     def _motion(self, grey: np.ndarray, h: int, w: int):
-        """The full-size sampling maps (fixed point) and the carry weight at flow size, or
-        None at a scene cut. The motion-boundary and still tests run at half the flow size
-        (a conservative, slightly wider boundary, at a quarter of the cost)."""
+        """The full-size sampling maps (fixed point), the carry weight at flow size and how
+        much each place moves (0..1, at half the flow size), or None at a scene cut. The
+        motion-boundary and still tests run at half the flow size (a conservative, slightly
+        wider boundary, at a quarter of the cost)."""
         sh, sw = grey.shape
         flow = self._dis.calc(grey, self._prev_grey, None)  # current -> previous, (sh, sw, 2)
         warped_prev = cv2.remap(self._prev_grey, cv2.add(flow, _grid2(sh, sw)), None, cv2.INTER_LINEAR,
@@ -148,39 +149,41 @@ class Smoother:
         still = cv2.compare(magnitude2, (STILL_PX * sw / w) ** 2, cv2.CMP_LT)
         boundary, still = (cv2.resize(m, (sw, sh), interpolation=cv2.INTER_NEAREST) for m in (boundary, still))
         confidence = cv2.bitwise_and(confidence, confidence, mask=cv2.bitwise_not(boundary))
-        confidence = cv2.erode(confidence, np.ones((3, 3), np.uint8))  # keep clear of unreliable edges
+        confidence = cv2.erode(confidence, _KERNEL_3)  # keep clear of unreliable edges
         flow = cv2.bitwise_and(flow, flow, mask=cv2.bitwise_not(still))
         # Where nothing moves, strokes do not drift out of phase and the blend loses no
         # texture, only flicker: detail restoration there would put the flicker back.
-        self._moving = np.minimum(cv2.sqrt(magnitude2) * np.float32(w / sw / DETAIL_MOTION_PX), 1.0)
+        moving = np.minimum(cv2.sqrt(magnitude2) * np.float32(w / sw / DETAIL_MOTION_PX), 1.0)
         # The map in full-size pixels, built at flow size (pixel centres line up under a
         # linear resize) and then scaled up: cheaper than scaling the flow up first.
         sx, sy = w / sw, h / sh
         maps = cv2.add(cv2.multiply(flow, (sx, sy, 0.0, 0.0)), _full_size_grid(sh, sw, sx, sy))
         maps = cv2.resize(maps, (w, h), interpolation=cv2.INTER_LINEAR)
         confidence *= np.float32(MAX_CARRY * self.strength)
-        return cv2.convertMaps(maps, None, cv2.CV_16SC2), confidence
+        return cv2.convertMaps(maps, None, cv2.CV_16SC2), confidence, moving
 
-    def _restore_detail(self, current: np.ndarray, mix: np.ndarray) -> np.ndarray:
+    def _restore_detail(self, current: np.ndarray, mix: np.ndarray, moving: np.ndarray) -> np.ndarray:
         """Give the blend back the current frame's local detail energy (5 px scale) where the
-        average lost it, in the luminance only (what the eye, and the texture measure, see)."""
+        average lost it and ``moving`` says things move, in the luminance only (what the eye,
+        and the texture measure, see)."""
         k = (self.base_px, self.base_px)
         g_cur = cv2.cvtColor(current, cv2.COLOR_RGB2GRAY)
         g_mix = cv2.cvtColor(mix, cv2.COLOR_RGB2GRAY)
         smooth_mix = cv2.blur(g_mix, k)
         e_cur = cv2.blur(cv2.absdiff(g_cur, cv2.blur(g_cur, k)), k)
         e_mix = cv2.blur(cv2.absdiff(g_mix, smooth_mix), k)
-        # The gain varies slowly: it is worked out at flow size, where the motion is known.
+        # The gain varies slowly: it is worked out at the size of ``moving`` (half the flow size).
         # boost = clip(target * e_cur / (e_mix + 0.5), 1, max_gain) - 1, faded where nothing moves
-        small = self._moving.shape[::-1]
+        small = moving.shape[::-1]
         e_cur, e_mix = (cv2.resize(e, small, interpolation=cv2.INTER_AREA) for e in (e_cur, e_mix))
         ratio = cv2.divide(e_cur, cv2.add(e_mix, 0.5, dtype=cv2.CV_32F), scale=self.detail_target, dtype=cv2.CV_32F)
-        boost = cv2.multiply(cv2.subtract(cv2.min(cv2.max(ratio, 1.0), self.max_gain), 1.0), self._moving)
+        boost = cv2.multiply(cv2.subtract(cv2.min(cv2.max(ratio, 1.0), self.max_gain), 1.0), moving)
         boost = cv2.resize(boost, g_mix.shape[::-1], interpolation=cv2.INTER_LINEAR)
         detail = cv2.multiply(cv2.subtract(g_mix, smooth_mix, dtype=cv2.CV_32F), boost, dtype=cv2.CV_16S)
         return cv2.add(mix, cv2.merge([detail, detail, detail]), dtype=cv2.CV_8U)
 
 
+_KERNEL_3 = np.ones((3, 3), np.uint8)
 _GRIDS: dict[tuple, np.ndarray] = {}
 
 
