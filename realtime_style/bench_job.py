@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from realtime_style.engine import InferenceOptions, StyleEngine, geometry
+from realtime_style.engine.session import first_line
 from realtime_style.errors import StyleError
 from realtime_style.io.frames import Frame
 from realtime_style.models.registry import style_label
@@ -151,8 +152,7 @@ def run(plan: BenchPlan, resolve: Callable[[str], object], on_result: Callable[[
                                     entry.update(time_pipeline(engine, width, height, plan.frames, plan.warmup,
                                                                plan.smooth))
                             except Exception as exc:  # noqa: BLE001 - an ORT failure is a result too
-                                entry["error"] = str(exc).strip().splitlines()[0] if str(exc).strip() else \
-                                    type(exc).__name__
+                                entry["error"] = first_line(exc)
                             # on a GPU: did this size run on a session made for it (CUDA graph / exact
                             # TensorRT profile), or on the general one
                             entry["per_size_session"] = engine.per_size_session(height, width)

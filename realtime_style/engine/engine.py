@@ -16,6 +16,7 @@ from realtime_style.engine.session import (
     SessionFactory,
     check_signature,
     cpu_session,
+    first_line,
     open_session,
     ort_module,
     read_model_bytes,
@@ -160,7 +161,7 @@ class StyleEngine:
                 return self._binding.run(batch)
             except Exception as exc:  # noqa: BLE001 - fall back to plain runs, and say so
                 self._binding = None
-                self.notes.append(f"device buffers could not be bound ({str(exc).strip().splitlines()[0]}); "
+                self.notes.append(f"device buffers could not be bound ({first_line(exc)}); "
                                   "using plain session runs")
         return run(self._session, batch)
 
@@ -199,7 +200,7 @@ class StyleEngine:
         try:
             db = psnr(run(cpu_session(data), probe), run(session, probe))
         except Exception as exc:  # noqa: BLE001 - a failed check is a failed gate
-            db, why = 0.0, f"the check failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}"
+            db, why = 0.0, f"the check failed: {first_line(exc)}"
         else:
             why = f"its output is {db:.1f} dB from fp32 (< {FP16_MIN_PSNR_DB:.0f} dB)"
         if db >= FP16_MIN_PSNR_DB:

@@ -60,8 +60,8 @@ def open_session(
             session = factory(model, sess_options=session_options(threads), providers=names, provider_options=options)
     except Exception as exc:  # ORT raises bare RuntimeError/Fail subclasses
         if not gpu:  # the CPU provider always loads: the model is at fault
-            raise ModelError(f"not a valid ONNX style model: {_first_line(exc)}") from exc
-        raise ProviderError(f"{candidate.name} provider failed to start: {_first_line(exc)}") from exc
+            raise ModelError(f"not a valid ONNX style model: {first_line(exc)}") from exc
+        raise ProviderError(f"{candidate.name} provider failed to start: {first_line(exc)}") from exc
     active = list(session.get_providers())
     if gpu and candidate.lead not in active:
         why = summarise_ort_log(log.text) or "no reason given"
@@ -117,6 +117,7 @@ def read_model_bytes(model: str | Path | bytes) -> tuple[bytes, str]:
     return data, str(path)
 
 
-def _first_line(exc: Exception) -> str:
+def first_line(exc: Exception) -> str:
+    """The first line of an exception's message (ORT's run to pages), for a one-line note."""
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from realtime_style.engine.providers import CUDA, TENSORRT, Candidate
-from realtime_style.engine.session import open_session
+from realtime_style.engine.session import first_line, open_session
 from realtime_style.metrics import psnr
 
 MAX_SIZES = 4  # sized sessions kept at once (each holds a graph or an engine on the GPU)
@@ -45,7 +45,6 @@ class SizedSessions:
         self._note = on_note
         self._bindings: OrderedDict[tuple[int, ...], object] = OrderedDict()
         self.disabled = False
-        self.sessions_made = 0
 
     def has(self, shape: tuple[int, ...]) -> bool:
         return not self.disabled and tuple(shape) in self._bindings
@@ -64,13 +63,12 @@ class SizedSessions:
             self.disabled = True
             self._bindings.clear()
             self._note(f"per-size {self._candidate.name} session for {batch.shape[2]}x{batch.shape[1]} failed "
-                       f"({_first_line(exc)}); using the general session")
+                       f"({first_line(exc)}); using the general session")
             return None
 
     def _first(self, batch: np.ndarray, reference: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         session = open_session(self._model, sized_candidate(self._candidate, batch.shape), self._threads,
                                self._factory)
-        self.sessions_made += 1
         binding = self._make_binding(session)
         out = binding.run(batch).copy()
         db = psnr(reference(batch), out)
@@ -81,7 +79,3 @@ class SizedSessions:
             self._bindings.popitem(last=False)
         return out
 
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
