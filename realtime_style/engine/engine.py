@@ -145,9 +145,13 @@ class StyleEngine:
         build a second TensorRT engine for a shape no frame will use again)."""
         if self.providers_active[0] != TENSORRT:
             return self._infer_general(batch)
+        return run(self._cpu_fp32(), batch)
+
+    def _cpu_fp32(self):
+        """The fp32 graph on the CPU, the reference of the TensorRT checks (made once)."""
         if self._cpu_reference is None:
             self._cpu_reference = cpu_session(self._fp32_graph)
-        return run(self._cpu_reference, batch)
+        return self._cpu_reference
 
     def _device_binding(self, session):
         from realtime_style.engine.device_io import DeviceBinding
@@ -198,7 +202,7 @@ class StyleEngine:
         the fp32 graph run on the CPU; otherwise rebuild in fp32 and say why."""
         probe = self._probe()
         try:
-            db = psnr(run(cpu_session(data), probe), run(session, probe))
+            db = psnr(run(self._cpu_fp32(), probe), run(session, probe))
         except Exception as exc:  # noqa: BLE001 - a failed check is a failed gate
             db, why = 0.0, f"the check failed: {first_line(exc)}"
         else:
