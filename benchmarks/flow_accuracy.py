@@ -24,10 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from realtime_style.eval_job import _mask, find_gt_flow  # noqa: E402
+from realtime_style.eval_job import ground_truth  # noqa: E402
 from realtime_style.io.images import list_images  # noqa: E402
 from realtime_style.temporal import smoother  # noqa: E402
-from realtime_style.temporal.warping import read_flo  # noqa: E402
 from smoothing_quality import known_motion_clips, sequences  # noqa: E402
 
 
@@ -58,13 +57,12 @@ ESTIMATORS = {  # name: (flow function, scale of the frame it sees)
 def pairs(seq: Path, every: int):
     frames = list_images(seq)
     for i, (a, b) in enumerate(zip(frames, frames[1:])):
-        found = find_gt_flow(a)
-        if found is None or i % every:
+        if i % every:
             continue
-        flo, occ, inv = found
-        gt = read_flo(flo)
-        valid = ~_mask(occ, gt.shape[:2]) & ~_mask(inv, gt.shape[:2])
-        yield cv2.imread(str(a), cv2.IMREAD_GRAYSCALE), cv2.imread(str(b), cv2.IMREAD_GRAYSCALE), gt, valid
+        ga, gb = cv2.imread(str(a), cv2.IMREAD_GRAYSCALE), cv2.imread(str(b), cv2.IMREAD_GRAYSCALE)
+        found = ground_truth(a, ga.shape)
+        if found is not None:
+            yield ga, gb, *found
 
 
 def main() -> None:

@@ -496,8 +496,6 @@ TUNING = ("Weights: only their ratios matter much (Adam). More texture: raise --
 
 def _torchrun_rank() -> int:
     """This process's rank under torchrun (0 otherwise): only rank 0 reports."""
-    import os
-
     try:
         return int(os.environ.get("RANK", "0") or 0)
     except ValueError:

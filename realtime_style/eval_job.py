@@ -95,6 +95,23 @@ def find_gt_flow(frame_path: Path) -> tuple[Path, Path | None, Path | None] | No
     return None
 
 
+def ground_truth(frame_path: Path, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ground-truth flow from a frame to the next and the pixels to judge (not occluded,
+    not invalid; without an occlusion map, not on a motion boundary), or None without a .flo."""
+    found = find_gt_flow(frame_path)
+    if found is None:
+        return None
+    flo, occ, inv = found
+    f = read_flo(flo)
+    if f.shape[:2] != tuple(shape):
+        raise InputError(f"{flo} is {f.shape[1]}x{f.shape[0]}; the frames are {shape[1]}x{shape[0]}")
+    valid = ~_mask(occ, shape) & ~_mask(inv, shape)
+    if occ is None:  # no occlusion map: at least leave out motion boundaries
+        du, dv = np.gradient(f[..., 0]), np.gradient(f[..., 1])
+        valid &= ~(du[0] ** 2 + du[1] ** 2 + dv[0] ** 2 + dv[1] ** 2 > 0.01 * (f ** 2).sum(2) + 0.002)
+    return f, valid
+
+
 def _mask(path: Path | None, shape) -> np.ndarray:
     if path is None:
         return np.zeros(shape, bool)
@@ -169,18 +186,10 @@ def _pair(prev, cur, flow: str, reference, input_path: Path) -> PairResult | Non
     name_a, in_a, raw_a, out_a = prev
     name_b, in_b, raw_b, out_b = cur
     if flow == "gt":
-        found = find_gt_flow(input_path / name_a)
+        found = ground_truth(input_path / name_a, in_a.shape[:2])
         if found is None:
             return None
-        flo, occ, inv = found
-        f = read_flo(flo)
-        if f.shape[:2] != in_a.shape[:2]:
-            raise InputError(f"{flo} is {f.shape[1]}x{f.shape[0]}; the frames are {in_a.shape[1]}x{in_a.shape[0]}")
-        shape = in_a.shape[:2]
-        valid = ~_mask(occ, shape) & ~_mask(inv, shape)
-        if occ is None:  # no occlusion map: at least leave out motion boundaries
-            du, dv = np.gradient(f[..., 0]), np.gradient(f[..., 1])
-            valid &= ~(du[0] ** 2 + du[1] ** 2 + dv[0] ** 2 + dv[1] ** 2 > 0.01 * (f ** 2).sum(2) + 0.002)
+        f, valid = found
     else:
         f, valid = reference(in_a, in_b)
     e_in = warping_error(in_a, in_b, f, valid)
