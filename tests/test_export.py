@@ -150,6 +150,25 @@ def test_static_and_fp16_exports(tmp_path):
     assert psnr(run_onnx(data16, img), run_onnx(data, img)) >= 40
 
 
+def test_transposed_convolutions_export_as_the_same_subpixel_convolutions():
+    net = randomised(EngstromNet(), seed=7)
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for layer in (net.up1, net.up2):
+            layer.conv.weight.copy_(torch.randn(layer.conv.weight.shape, generator=gen) * 0.1)
+        x = torch.randn(1, 128, 9, 13, generator=gen)
+        want = net.up1(x)  # ConvTranspose, cropped, norm, ReLU
+        got = net.up1.subpixel()(x)
+    assert got.shape == want.shape == (1, 64, 18, 26)
+    assert torch.allclose(got, want, atol=1e-4)
+    twin = net.for_export()
+    assert twin.up1 is not net.up1 and isinstance(net.up1.conv, torch.nn.ConvTranspose2d)  # the original is kept
+    data, report = export_model(_loaded(net, "engstrom"), None, name="sub")
+    ops = {n.op_type for n in onnx.load_from_string(data).graph.node}
+    assert "ConvTranspose" not in ops and "DepthToSpace" in ops
+    assert min(c.psnr_db for c in report.checks) >= 50  # verified against the ConvTranspose network
+
+
 def test_static_size_must_suit_the_network(tmp_path):
     with pytest.raises(ModelError, match="multiple of 4"):
         export_model(_loaded(EngstromNet().eval(), "engstrom"), None, name="x", size=(66, 96))
