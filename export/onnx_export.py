@@ -81,13 +81,13 @@ class ExportReport:
         return text
 
 
-def to_onnx(net: torch.nn.Module, size: tuple[int, int] | None = None) -> onnx.ModelProto:
+def to_onnx(net: torch.nn.Module, size: tuple[int, int] | None = None, *, rewrite: bool = True) -> onnx.ModelProto:
     """Trace ``net`` (float RGB 0..255 NCHW -> same) into a uint8-I/O ONNX graph.
 
-    A network with ``for_export()`` is traced in that form (the same function); the export is
-    still verified against ``net`` itself."""
+    A network with ``for_export()`` is traced in that form (the same function; ``rewrite=False``
+    traces it as it is, for comparison); the export is still verified against ``net`` itself."""
     multiple = getattr(net, "pad_multiple", 4)
-    if hasattr(net, "for_export"):  # the same function in operators ONNX Runtime runs faster
+    if rewrite and hasattr(net, "for_export"):  # the same function in operators ONNX Runtime runs faster
         net = net.for_export()
     wrapper = UInt8RGB(net.eval()).eval()
     h, w = size or (16 * multiple, 24 * multiple)
