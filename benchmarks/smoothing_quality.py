@@ -100,7 +100,7 @@ def known_motion(root: Path, name: str, photo: np.ndarray, motion, frames: int =
     return seq
 
 
-def known_motion_clips(root: Path, photos: Path, count: int) -> list[Path]:
+def known_motion_clips(root: Path, photos: Path, count: int, motions=MOTIONS) -> list[Path]:
     images = [read_image(p).rgb for p in list_images(photos)] if photos.is_dir() else []
     if images:  # the largest photos: the least upscaling
         picks = sorted(images, key=lambda im: -im.shape[0] * im.shape[1])[:count]
@@ -108,7 +108,7 @@ def known_motion_clips(root: Path, photos: Path, count: int) -> list[Path]:
         from realtime_style.io.live_sources import SyntheticSource
 
         picks = [SyntheticSource((960, 540)).render(17 * i) for i in range(count)]
-    return [known_motion(root, f"motion{i}", p, MOTIONS[i % len(MOTIONS)]) for i, p in enumerate(picks[:count])]
+    return [known_motion(root, f"motion{i}", picks[i % len(picks)], motions[i % len(motions)]) for i in range(count)]
 
 
 def main() -> None:
@@ -120,7 +120,15 @@ def main() -> None:
                     help="photos for the known-motion clips (the largest are used)")
     ap.add_argument("--strength", type=float, default=DEFAULT_STRENGTH, help="smoothing strength to judge")
     ap.add_argument("--known-motion", type=int, default=5, help="clips with a known camera motion (0: none)")
+    ap.add_argument("--motion", action="append", default=None, metavar="TX,TY,ZOOM,ROLL",
+                    help="a camera motion per frame (px, px, zoom fraction, degrees) instead of the built-in "
+                         "list; repeatable, one clip each (with --known-motion 0 for the count of them)")
+    ap.add_argument("--no-sintel", action="store_true", help="only the known-motion clips")
     args = ap.parse_args()
+    motions = [tuple(float(v) for v in m.split(",")) for m in args.motion] if args.motion else MOTIONS
+    if args.motion and any(len(m) != 4 for m in motions):
+        ap.error("--motion takes four numbers: TX,TY,ZOOM,ROLL")
+    count = args.known_motion or (len(motions) if args.motion else 0)
     style = args.style or registry.default_name()
     opts = InferenceOptions(provider="cpu")
     student = StyleEngine(registry.resolve_style(style), opts)
@@ -132,8 +140,8 @@ def main() -> None:
     teacher = StyleEngine(teacher_onnx, opts)
     rows = []
     tmp = tempfile.TemporaryDirectory()
-    seqs = sequences(args.sintel) if args.sintel.is_dir() else []
-    seqs += known_motion_clips(Path(tmp.name), args.photos, args.known_motion) if args.known_motion else []
+    seqs = sequences(args.sintel) if args.sintel.is_dir() and not args.no_sintel else []
+    seqs += known_motion_clips(Path(tmp.name), args.photos, count, motions) if count else []
     for seq in seqs:
         smoothed = evaluate(seq, student.stylize, smooth=args.strength, flow="gt").to_json()
         t = evaluate(seq, teacher.stylize, smooth=0.0, flow="gt").to_json()

@@ -117,6 +117,35 @@ def test_a_scene_cut_resets_the_history():
     assert np.array_equal(outs[5], b[0])  # the first frame after the cut is the fresh stylization
 
 
+def _patches(positions, h: int = 180, w: int = 320) -> np.ndarray:
+    """Textured 40 px squares on a flat, gently shaded background."""
+    img = np.dstack([np.tile(np.linspace(90, 140, w, dtype=np.float32), (h, 1))] * 3).astype(np.uint8)
+    for i, (y, x) in enumerate(positions):
+        img[y:y + 40, x:x + 40] = card_image(40, 40, seed=i)
+    return img
+
+
+def test_a_frame_whose_flow_fails_is_left_as_the_network_made_it():
+    """The textured parts jump where no flow can follow while the flat background stays
+    explained (so it is no scene cut): the history must not be dragged in, and the fresh
+    stylization must come out untouched (no sharpening of its own flicker either)."""
+    stylize = flicker(seed=1, stroke_px=1.5)
+    a = _patches([(20, 20), (20, 140), (120, 60), (110, 250)])
+    b = _patches([(120, 180), (30, 260), (25, 80), (130, 10)])
+    sm = Smoother(1.0)
+    sm.smooth(a, stylize(a))
+    styl = stylize(b)
+    out = sm.smooth(b, styl)
+    assert sm.cuts == 0 and sm.flow_failures == 1
+    assert np.array_equal(out, styl)
+    # Control: the same scene moving 3 px is followed and smoothed.
+    sm = Smoother(1.0)
+    moved = [_patches([(20, 20 + d), (20, 140 + d), (120, 60 + d), (110, 250 - d)]) for d in (0, 3)]
+    sm.smooth(moved[0], stylize(moved[0]))
+    styl = stylize(moved[1])
+    assert not np.array_equal(sm.smooth(moved[1], styl), styl) and sm.flow_failures == 0
+
+
 def test_strength_zero_is_the_unsmoothed_output_itself():
     sm = Smoother(0.0)
     frames = panning(4)

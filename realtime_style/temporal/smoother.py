@@ -8,7 +8,9 @@ Per frame (everything but the last three steps at ``FLOW_SCALE`` of the frame si
 2. Confidence per pixel: a photometric term ``exp(-k dI^2)`` on the warped previous input
    (Lai et al.'s form, looser, since step 4 guards against ghosts), zero on motion
    boundaries (the flow's own discontinuities: occlusions live there). A scene cut (most
-   of the picture unexplained by motion) resets the history.
+   of the picture unexplained by motion) resets the history; a frame whose flow leaves too
+   many of its *textured* pixels unexplained (motion beyond what DIS follows: flat regions
+   pass any flow) takes nothing from the history, so smoothing never adds flicker there.
 3. The sampling map is built at flow size and scaled up; the previous *output* is warped
    along it at full size (fixed-point bilinear).
 4. Neighbourhood clamping, as in temporal anti-aliasing: the warped history may only take
@@ -18,7 +20,7 @@ Per frame (everything but the last three steps at ``FLOW_SCALE`` of the frame si
    current frame's local detail energy (5 px scale) is restored in the luminance where the
    average lost it and things move: out-of-phase brush strokes would otherwise cancel into
    grey mush (what a plain blend does). Where nothing moves the average removes flicker,
-   not texture, and is left alone.
+   not texture, and is left alone; where nothing was carried nothing is restored.
 
 ``strength`` 0 returns the stylized frame untouched (bit-identical); 1 trusts the past
 as much as the confidence allows (up to ``MAX_CARRY`` of it per frame).
@@ -50,7 +52,13 @@ BOUNDARY_FLOOR = 0.5  # squared flow gradient (px/px) above which a pixel is on 
 DETAIL_TARGET = 1.07  # restore local detail energy to this fraction of the current frame's ...
 MAX_GAIN = 3.0  # ... amplifying the blend's detail at most this much
 DETAIL_PX = 5  # the scale (box size) at which detail energy is measured and restored
-DETAIL_MOTION_PX = 1.0  # detail is restored in full where things move this much a frame, less below
+DETAIL_MOTION_PX = 1.0
+# A frame whose flow explains too few of its textured pixels (grey gradient over TEXTURE_LEVEL
+# in a 3x3 window) is not trusted: fully up to FLOW_FAIL_LOW unexplained, not at all from
+# FLOW_FAIL_HIGH. Followed motion leaves 0-0.16 unexplained on Sintel alley and the known-motion
+# clips, failed flow (90-120 px pans, Sintel ambush) 0.25-0.62.
+TEXTURE_LEVEL, MIN_TEXTURED = 20, 0.01
+FLOW_FAIL_LOW, FLOW_FAIL_HIGH = 0.18, 0.3  # detail is restored in full where things move this much a frame, less below
 
 
 class Smoother:
@@ -66,6 +74,7 @@ class Smoother:
         self.max_gain = max_gain
         self.detail_target = detail_target  # 0 turns the detail restoration off
         self.cuts = 0
+        self.flow_failures = 0  # frames whose flow was not trusted at all
         self._dis = cv2.DISOpticalFlow_create(DIS_PRESET)
         self._dis.setPatchStride(DIS_PATCH_STRIDE)
         self._dis.setGradientDescentIterations(DIS_ITERATIONS)
@@ -107,7 +116,7 @@ class Smoother:
         carry = cv2.resize(confidence, (w, h), interpolation=cv2.INTER_LINEAR)
         mix = cv2.blendLinear(stylized, warped, 1.0 - carry, carry)
         if self.detail_target > 0:
-            mix = self._restore_detail(stylized, mix, moving)
+            mix = self._restore_detail(stylized, mix, moving, confidence)
         return self._remember(grey, mix, (h, w))
 
     # -- steps -------------------------------------------------------------------------------
@@ -133,9 +142,12 @@ class Smoother:
         warped_prev = cv2.remap(self._prev_grey, cv2.add(flow, _grid2(sh, sw)), None, cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_REPLICATE)
         diff = cv2.absdiff(grey, warped_prev)
-        unexplained = cv2.countNonZero(cv2.threshold(diff, self._cut_level, 255, cv2.THRESH_BINARY)[1])
-        if unexplained > CUT_FRACTION * diff.size:
+        unexplained = cv2.threshold(diff, self._cut_level, 255, cv2.THRESH_BINARY)[1]
+        if cv2.countNonZero(unexplained) > CUT_FRACTION * diff.size:
             return None  # most of the picture cannot be explained by motion: a new scene
+        trust = self._flow_trust(grey, unexplained)
+        if trust < 1.0:
+            self.flow_failures += trust == 0.0
         confidence = cv2.LUT(diff, self._confidence_lut)
         # Lai et al.'s motion-boundary test (central differences, in flow-size pixels), with a
         # floor suited to DIS's blocky flow: |grad u|^2 + |grad v|^2 > 0.01 |F|^2 + floor.
@@ -159,10 +171,26 @@ class Smoother:
         sx, sy = w / sw, h / sh
         maps = cv2.add(cv2.multiply(flow, (sx, sy, 0.0, 0.0)), _full_size_grid(sh, sw, sx, sy))
         maps = cv2.resize(maps, (w, h), interpolation=cv2.INTER_LINEAR)
-        confidence *= np.float32(MAX_CARRY * self.strength)
+        confidence *= np.float32(MAX_CARRY * self.strength * trust)
         return cv2.convertMaps(maps, None, cv2.CV_16SC2), confidence, moving
 
-    def _restore_detail(self, current: np.ndarray, mix: np.ndarray, moving: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _flow_trust(grey: np.ndarray, unexplained: np.ndarray) -> float:
+        """How far this frame's flow can be trusted at all (0..1). In flat or blurred regions
+        almost any flow passes the photometric test, so a flow that failed (motion beyond what
+        DIS follows) would drag misplaced strokes in; on textured pixels it cannot hide. Full
+        trust while at most ``FLOW_FAIL_LOW`` of the textured pixels are unexplained, none from
+        ``FLOW_FAIL_HIGH``."""
+        textured = cv2.threshold(cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, _KERNEL_3), TEXTURE_LEVEL, 255,
+                                 cv2.THRESH_BINARY)[1]
+        n = cv2.countNonZero(textured)
+        if n < MIN_TEXTURED * grey.size:
+            return 1.0  # too little texture to judge by
+        failed = cv2.countNonZero(cv2.bitwise_and(textured, unexplained)) / n
+        return float(np.clip((FLOW_FAIL_HIGH - failed) / (FLOW_FAIL_HIGH - FLOW_FAIL_LOW), 0.0, 1.0))
+
+    def _restore_detail(self, current: np.ndarray, mix: np.ndarray, moving: np.ndarray,
+                        carry: np.ndarray) -> np.ndarray:
         """Give the blend back the current frame's local detail energy (5 px scale) where the
         average lost it and ``moving`` says things move, in the luminance only (what the eye,
         and the texture measure, see)."""
@@ -176,7 +204,12 @@ class Smoother:
         # boost = clip(target * e_cur / (e_mix + 0.5), 1, max_gain) - 1, faded where nothing moves
         small = moving.shape[::-1]
         e_cur, e_mix = (cv2.resize(e, small, interpolation=cv2.INTER_AREA) for e in (e_cur, e_mix))
-        ratio = cv2.divide(e_cur, cv2.add(e_mix, 0.5, dtype=cv2.CV_32F), scale=self.detail_target, dtype=cv2.CV_32F)
+        # The aim above 1 (``detail_target``) makes up for what the average blurs beyond the
+        # measured energy, so it applies as far as history was mixed in: where nothing was
+        # carried the frame is left as the network made it (sharpening it would amplify its flicker).
+        carried = cv2.resize(carry, small, interpolation=cv2.INTER_LINEAR)
+        aim = carried * np.float32((self.detail_target - 1.0) / (MAX_CARRY * self.strength)) + np.float32(1.0)
+        ratio = e_cur.astype(np.float32) * aim / (e_mix.astype(np.float32) + np.float32(0.5))
         boost = cv2.multiply(cv2.subtract(cv2.min(cv2.max(ratio, 1.0), self.max_gain), 1.0), moving)
         boost = cv2.resize(boost, g_mix.shape[::-1], interpolation=cv2.INTER_LINEAR)
         detail = cv2.multiply(cv2.subtract(g_mix, smooth_mix, dtype=cv2.CV_32F), boost, dtype=cv2.CV_16S)
