@@ -55,8 +55,8 @@ DETAIL_PX = 5  # the scale (box size) at which detail energy is measured and res
 DETAIL_MOTION_PX = 1.0
 # A frame whose flow explains too few of its textured pixels (grey gradient over TEXTURE_LEVEL
 # in a 3x3 window) is not trusted: fully up to FLOW_FAIL_LOW unexplained, not at all from
-# FLOW_FAIL_HIGH. Followed motion leaves 0-0.16 unexplained on Sintel alley and the known-motion
-# clips, failed flow (90-120 px pans, Sintel ambush) 0.25-0.62.
+# FLOW_FAIL_HIGH (set by looking at followed motion -- Sintel alley, the known-motion clips -- and
+# failed flow -- 90-120 px pans, Sintel ambush; benchmarks/smoothing_quality.py judges the result).
 TEXTURE_LEVEL, MIN_TEXTURED = 20, 0.01
 FLOW_FAIL_LOW, FLOW_FAIL_HIGH = 0.18, 0.3  # detail is restored in full where things move this much a frame, less below
 
