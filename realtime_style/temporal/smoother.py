@@ -52,13 +52,13 @@ BOUNDARY_FLOOR = 0.5  # squared flow gradient (px/px) above which a pixel is on 
 DETAIL_TARGET = 1.07  # restore local detail energy to this fraction of the current frame's ...
 MAX_GAIN = 3.0  # ... amplifying the blend's detail at most this much
 DETAIL_PX = 5  # the scale (box size) at which detail energy is measured and restored
-DETAIL_MOTION_PX = 1.0
+DETAIL_MOTION_PX = 1.0  # detail is restored in full where things move this much a frame, less below
 # A frame whose flow explains too few of its textured pixels (grey gradient over TEXTURE_LEVEL
 # in a 3x3 window) is not trusted: fully up to FLOW_FAIL_LOW unexplained, not at all from
 # FLOW_FAIL_HIGH (set by looking at followed motion -- Sintel alley, the known-motion clips -- and
 # failed flow -- 90-120 px pans, Sintel ambush; benchmarks/smoothing_quality.py judges the result).
 TEXTURE_LEVEL, MIN_TEXTURED = 20, 0.01
-FLOW_FAIL_LOW, FLOW_FAIL_HIGH = 0.18, 0.3  # detail is restored in full where things move this much a frame, less below
+FLOW_FAIL_LOW, FLOW_FAIL_HIGH = 0.18, 0.3
 
 
 class Smoother:
@@ -105,8 +105,7 @@ class Smoother:
         if self._prev_out is None or self._shape != (h, w):
             return self._remember(grey, stylized, (h, w))
         found = self._motion(grey, h, w)
-        if found is None:  # scene cut
-            self.cuts += 1
+        if found is None:  # a scene cut, or a flow not trusted at all: nothing is taken from the past
             return self._remember(grey, stylized, (h, w))
         (map1, map2), confidence, moving = found
         warped = cv2.remap(self._prev_out, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -134,7 +133,8 @@ class Smoother:
 
     def _motion(self, grey: np.ndarray, h: int, w: int):
         """The full-size sampling maps (fixed point), the carry weight at flow size and how
-        much each place moves (0..1, at half the flow size), or None at a scene cut. The
+        much each place moves (0..1, at half the flow size); None at a scene cut (counted in
+        ``cuts``) and where the flow is not trusted at all (``flow_failures``). The
         motion-boundary and still tests run at half the flow size (a conservative, slightly
         wider boundary, at a quarter of the cost)."""
         sh, sw = grey.shape
@@ -144,10 +144,12 @@ class Smoother:
         diff = cv2.absdiff(grey, warped_prev)
         unexplained = cv2.threshold(diff, self._cut_level, 255, cv2.THRESH_BINARY)[1]
         if cv2.countNonZero(unexplained) > CUT_FRACTION * diff.size:
-            return None  # most of the picture cannot be explained by motion: a new scene
+            self.cuts += 1  # most of the picture cannot be explained by motion: a new scene
+            return None
         trust = self._flow_trust(grey, unexplained)
-        if trust < 1.0:
-            self.flow_failures += trust == 0.0
+        if trust == 0.0:
+            self.flow_failures += 1
+            return None
         confidence = cv2.LUT(diff, self._confidence_lut)
         # Lai et al.'s motion-boundary test (central differences, in flow-size pixels), with a
         # floor suited to DIS's blocky flow: |grad u|^2 + |grad v|^2 > 0.01 |F|^2 + floor.
@@ -201,7 +203,7 @@ class Smoother:
         e_cur = cv2.blur(cv2.absdiff(g_cur, cv2.blur(g_cur, k)), k)
         e_mix = cv2.blur(cv2.absdiff(g_mix, smooth_mix), k)
         # The gain varies slowly: it is worked out at the size of ``moving`` (half the flow size).
-        # boost = clip(target * e_cur / (e_mix + 0.5), 1, max_gain) - 1, faded where nothing moves
+        # boost = clip(aim * e_cur / (e_mix + 0.5), 1, max_gain) - 1, faded where nothing moves
         small = moving.shape[::-1]
         e_cur, e_mix = (cv2.resize(e, small, interpolation=cv2.INTER_AREA) for e in (e_cur, e_mix))
         # The aim above 1 (``detail_target``) makes up for what the average blurs beyond the
