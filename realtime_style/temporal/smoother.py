@@ -154,7 +154,7 @@ class Smoother:
         # Lai et al.'s motion-boundary test (central differences, in flow-size pixels), with a
         # floor suited to DIS's blocky flow: |grad u|^2 + |grad v|^2 > 0.01 |F|^2 + floor.
         qw, qh = max(4, sw // 2), max(4, sh // 2)
-        fu, fv = cv2.split(cv2.resize(flow, (qw, qh), interpolation=cv2.INTER_AREA))
+        fu, fv = cv2.split(_area_resize(flow, (qw, qh)))
         grad = sum(cv2.Sobel(f, cv2.CV_32F, dx, 1 - dx, ksize=1, scale=0.25) ** 2 for f in (fu, fv) for dx in (0, 1))
         magnitude2 = fu * fu + fv * fv
         boundary = cv2.compare(grad, 0.01 * magnitude2 + BOUNDARY_FLOOR, cv2.CMP_GT)
@@ -205,7 +205,7 @@ class Smoother:
         # The gain varies slowly: it is worked out at the size of ``moving`` (half the flow size).
         # boost = clip(aim * e_cur / (e_mix + 0.5), 1, max_gain) - 1, faded where nothing moves
         small = moving.shape[::-1]
-        e_cur, e_mix = (cv2.resize(e, small, interpolation=cv2.INTER_AREA) for e in (e_cur, e_mix))
+        e_cur, e_mix = (_area_resize(e, small) for e in (e_cur, e_mix))
         # The aim above 1 (``detail_target``) makes up for what the average blurs beyond the
         # measured energy, so it applies as far as history was mixed in: where nothing was
         # carried the frame is left as the network made it (sharpening it would amplify its flicker).
@@ -214,8 +214,13 @@ class Smoother:
         ratio = e_cur.astype(np.float32) * aim / (e_mix.astype(np.float32) + np.float32(0.5))
         boost = cv2.multiply(cv2.subtract(cv2.min(cv2.max(ratio, 1.0), self.max_gain), 1.0), moving)
         boost = cv2.resize(boost, g_mix.shape[::-1], interpolation=cv2.INTER_LINEAR)
-        detail = cv2.multiply(cv2.subtract(g_mix, smooth_mix, dtype=cv2.CV_32F), boost, dtype=cv2.CV_16S)
-        return cv2.add(mix, cv2.merge([detail, detail, detail]), dtype=cv2.CV_8U)
+        detail = cv2.subtract(g_mix, smooth_mix, dtype=cv2.CV_32F)
+        # The same change on every channel (a luminance change), added as its positive and
+        # subtracted as its negative part: each pixel has only one, so this is the saturated
+        # signed sum, with 8-bit three-channel passes (cheaper than a 16-bit merge and add).
+        gain = cv2.multiply(detail, boost, dtype=cv2.CV_8U)
+        loss = cv2.multiply(detail, boost, scale=-1.0, dtype=cv2.CV_8U)
+        return cv2.subtract(cv2.add(mix, cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB)), cv2.cvtColor(loss, cv2.COLOR_GRAY2RGB))
 
 
 _KERNEL_3 = np.ones((3, 3), np.uint8)
@@ -229,6 +234,15 @@ def _cached(key: tuple, make) -> np.ndarray:
             _GRIDS.clear()
         g = _GRIDS[key] = make()
     return g
+
+
+def _area_resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Shrink to ``size`` by exact halvings (area averages: OpenCV's fast path) while the
+    result is no smaller than ``size``, then a linear resize for what is left (less than 2x)."""
+    while img.shape[1] >= 2 * size[0] and img.shape[0] >= 2 * size[1]:
+        h2, w2 = img.shape[0] // 2, img.shape[1] // 2
+        img = cv2.resize(img[: 2 * h2, : 2 * w2], (w2, h2), interpolation=cv2.INTER_AREA)
+    return img if img.shape[1::-1] == size else cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
 
 
 def _grid2(h: int, w: int) -> np.ndarray:
