@@ -3,7 +3,7 @@ blended into the current output where it can be trusted -- without washing textu
 
 Per frame (everything but the last three steps at ``FLOW_SCALE`` of the frame size):
 1. Optical flow from the current *input* frame back to the previous one (OpenCV DIS,
-   ultrafast preset, lightened). Motion under 0.15 px is taken as none, so a still camera does not
+   ultrafast preset matching finer patches). Motion under 0.15 px is taken as none, so a still camera does not
    slowly blur the background.
 2. Confidence per pixel: a photometric term ``exp(-k dI^2)`` on the warped previous input
    (Lai et al.'s form, looser, since step 4 guards against ghosts), zero on motion
@@ -38,18 +38,20 @@ from realtime_style.io.frames import Frame
 
 DEFAULT_STRENGTH = 0.8
 MAX_CARRY = 0.6  # the most of the previous output any pixel takes, at strength 1
-FLOW_SCALE = 0.625  # flow and confidence at this fraction of the frame size ...
+FLOW_SCALE = 0.5  # flow and confidence at this fraction of the frame size ...
 MAX_FLOW_SIDE = 800  # ... and at most this long side (4K frames)
 STILL_PX = 0.15
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST
-# Ultrafast with sparser patches and fewer iterations: on Sintel alley_1 at 640 px no less
-# accurate than the stock preset (end-point error 0.81 / 0.78 px against 0.87 / 0.83 px) and
-# no slower (benchmarks/flow_accuracy.py).
-DIS_PATCH_STRIDE, DIS_ITERATIONS = 5, 8
+# Ultrafast, but its patches matched at half instead of a quarter of the size it is given
+# (finest scale 1), sparser and with fewer iterations: at half the frame size, as fast at
+# 640x360 as the stock preset at 5/8 and far closer to the true motion (end-point error on
+# Sintel alley_1 0.68 / 0.65 px against 0.87 / 0.83; on the known-motion clips 0.04-0.56
+# against 0.32-0.72; benchmarks/flow_accuracy.py).
+DIS_FINEST_SCALE, DIS_PATCH_STRIDE, DIS_ITERATIONS = 1, 7, 4
 CUT_DIFF, CUT_FRACTION = 0.1, 0.5  # a scene cut: over half the motion-compensated grey differs by > 10 %
 PHOTOMETRIC_SCALE = 50.0  # exp(-k dI^2), grey in [0, 1]; Lai et al.'s exp(-50 (sum_c dI)^2) is k = 450
 BOUNDARY_FLOOR = 0.5  # squared flow gradient (px/px) above which a pixel is on a motion boundary
-DETAIL_TARGET = 1.07  # restore local detail energy to this fraction of the current frame's ...
+DETAIL_TARGET = 1.10  # restore local detail energy to this fraction of the current frame's ...
 MAX_GAIN = 3.0  # ... amplifying the blend's detail at most this much
 DETAIL_PX = 5  # the scale (box size) at which detail energy is measured and restored
 DETAIL_MOTION_PX = 1.0  # detail is restored in full where things move this much a frame, less below
@@ -76,6 +78,7 @@ class Smoother:
         self.cuts = 0
         self.flow_failures = 0  # frames whose flow was not trusted at all
         self._dis = cv2.DISOpticalFlow_create(DIS_PRESET)
+        self._dis.setFinestScale(DIS_FINEST_SCALE)
         self._dis.setPatchStride(DIS_PATCH_STRIDE)
         self._dis.setGradientDescentIterations(DIS_ITERATIONS)
         d = np.arange(256, dtype=np.float32) / 255.0
