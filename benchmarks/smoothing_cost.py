@@ -1,12 +1,14 @@
 """What temporal smoothing costs at 640x360 on this machine.
 
-    python benchmarks/smoothing_cost.py [--style wave] [--clip CLIP] [--frames 300] [--rounds 3]
+    python benchmarks/smoothing_cost.py [--style wave] [--clip CLIP] [--frames 300] [--rounds 3] [--plain]
 
 1. The smoother alone: ms per frame on consecutive frames of the clip (or the synthetic
    scene), against the engine's full per-frame time (prepare + model + restore); and its
    CPU time with OpenCV on one thread.
 2. End to end: `convert` of the same frames with --smooth 0 and with the default,
    alternating rounds, median FPS; the cost is the relative increase in frame time.
+   ``--plain`` adds a plain flow-warp-and-blend (the same flow, confidence and blend, without
+   the clamping and the detail restoration) as a third variant: the floor of the design.
 Target: <= 15 % of the frame time. Prints JSON.
 """
 
@@ -55,6 +57,8 @@ def main() -> None:
     ap.add_argument("--clip", type=Path, default=None, help="a 640x360 clip (default: the synthetic scene)")
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--plain", action="store_true",
+                    help="also a plain flow-warp-and-blend (no clamping, no detail restoration): the floor of this design")
     args = ap.parse_args()
     style = args.style or registry.default_name()
     model = registry.resolve_style(style)
@@ -101,19 +105,27 @@ def main() -> None:
         convert(frame_dir, clip, StyleEngine(model, InferenceOptions(provider="cpu", strength=0.0)),
                 fps=Fraction(30))  # strength 0: the frames themselves, encoded once
         engine = StyleEngine(model, InferenceOptions(provider="cpu", workers=0))
-        fps = {"off": [], "default": []}
+        variants = {"off": None, "default": {}}
+        if args.plain:
+            variants["plain"] = {"clamp_px": 0, "detail_target": 0.0}
+        fps = {key: [] for key in variants}
         for _ in range(args.rounds):
-            for key in ("off", "default"):
-                stages = [("smooth", Smoother(DEFAULT_STRENGTH))] if key == "default" else []
+            for key, kwargs in variants.items():
+                stages = [] if kwargs is None else [("smooth", Smoother(DEFAULT_STRENGTH, **kwargs))]
                 r = convert(clip, tmp / f"{key}.mp4", engine, extra_stages=stages, overwrite=True)
                 fps[key].append(r.stats.fps)
     off, on = statistics.median(fps["off"]), statistics.median(fps["default"])
+    plain = {}
+    if args.plain:
+        p = statistics.median(fps["plain"])
+        plain = {"plain_convert_fps": round(p, 2), "plain_frame_time_increase": round(off / p - 1.0, 3)}
     report = {
         "style": style, "size": "640x360", "frames": len(frames), "source": str(args.clip or "synthetic scene"),
         "alone": alone,
         "convert_fps": {"smooth_0": round(off, 2), f"smooth_{DEFAULT_STRENGTH:g}": round(on, 2),
                         "rounds": {k: [round(v, 2) for v in vals] for k, vals in fps.items()}},
         "frame_time_increase": round(off / on - 1.0, 3),
+        **plain,
         "target": "<= 0.15",
     }
     print(json.dumps(report, indent=2))

@@ -146,6 +146,28 @@ def test_a_frame_whose_flow_fails_is_left_as_the_network_made_it():
     assert not np.array_equal(sm.smooth(moved[1], styl), styl) and sm.flow_failures == 0
 
 
+def _noise_texture(h: int, w: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = cv2.GaussianBlur(rng.normal(0, 1, (h, w, 3)).astype(np.float32), (0, 0), 3)
+    return np.clip(128 + n * 60 / n.std(), 0, 255).astype(np.uint8)
+
+
+def test_a_fast_pan_is_followed_from_the_previous_flow():
+    """60 px a frame at 640x360 is beyond the flow's reach from a standing start (such frames
+    were taken for scene cuts); each search starting from the previous frame's flow follows
+    it, a stop after it is followed too, and a real cut is still a cut."""
+    shift, n, h, w = 60, 5, 360, 640
+    wide = _noise_texture(h, w + shift * n, seed=1)
+    pan = [np.ascontiguousarray(wide[:, (n - t) * shift:(n - t) * shift + w]) for t in range(n)]
+    sm = Smoother(1.0)
+    for f in pan + [pan[-1]] * 3:
+        sm.smooth(f, f)
+    assert (sm.cuts, sm.flow_failures) == (0, 0)
+    other = np.ascontiguousarray(wide[:, :w][::-1])
+    sm.smooth(other, other)
+    assert sm.cuts == 1
+
+
 def test_strength_zero_is_the_unsmoothed_output_itself():
     sm = Smoother(0.0)
     frames = panning(4)

@@ -3,8 +3,9 @@ blended into the current output where it can be trusted -- without washing textu
 
 Per frame (everything but the last three steps at ``FLOW_SCALE`` of the frame size):
 1. Optical flow from the current *input* frame back to the previous one (OpenCV DIS,
-   ultrafast preset matching finer patches). Motion under 0.15 px is taken as none, so a still camera does not
-   slowly blur the background.
+   ultrafast preset matching finer patches), each search starting from the previous frame's
+   flow (reset at a scene cut), so fast pans are followed once caught. Motion under 0.15 px
+   is taken as none, so a still camera does not slowly blur the background.
 2. Confidence per pixel: a photometric term ``exp(-k dI^2)`` on the warped previous input
    (Lai et al.'s form, looser, since step 4 guards against ghosts), zero on motion
    boundaries (the flow's own discontinuities: occlusions live there). A scene cut (most
@@ -42,12 +43,10 @@ FLOW_SCALE = 0.5  # flow and confidence at this fraction of the frame size ...
 MAX_FLOW_SIDE = 800  # ... and at most this long side (4K frames)
 STILL_PX = 0.15
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST
-# Ultrafast, but its patches matched at half instead of a quarter of the size it is given
-# (finest scale 1), sparser and with fewer iterations: at half the frame size, as fast at
-# 640x360 as the stock preset at 5/8 and far closer to the true motion (end-point error on
-# Sintel alley_1 0.68 / 0.65 px against 0.87 / 0.83; on the known-motion clips 0.04-0.56
-# against 0.32-0.72; benchmarks/flow_accuracy.py).
-DIS_FINEST_SCALE, DIS_PATCH_STRIDE, DIS_ITERATIONS = 1, 7, 4
+# Ultrafast, but its 6 px patches matched at half instead of a quarter of the size it is given
+# (finest scale 1), and started from the previous frame's flow (motion goes on: fast pans
+# that no pyramid level reaches are followed once caught): see benchmarks/flow_accuracy.py.
+DIS_FINEST_SCALE, DIS_PATCH_SIZE, DIS_PATCH_STRIDE, DIS_ITERATIONS = 1, 6, 6, 6
 CUT_DIFF, CUT_FRACTION = 0.1, 0.5  # a scene cut: over half the motion-compensated grey differs by > 10 %
 PHOTOMETRIC_SCALE = 50.0  # exp(-k dI^2), grey in [0, 1]; Lai et al.'s exp(-50 (sum_c dI)^2) is k = 450
 BOUNDARY_FLOOR = 0.5  # squared flow gradient (px/px) above which a pixel is on a motion boundary
@@ -79,6 +78,7 @@ class Smoother:
         self.flow_failures = 0  # frames whose flow was not trusted at all
         self._dis = cv2.DISOpticalFlow_create(DIS_PRESET)
         self._dis.setFinestScale(DIS_FINEST_SCALE)
+        self._dis.setPatchSize(DIS_PATCH_SIZE)
         self._dis.setPatchStride(DIS_PATCH_STRIDE)
         self._dis.setGradientDescentIterations(DIS_ITERATIONS)
         d = np.arange(256, dtype=np.float32) / 255.0
@@ -89,6 +89,7 @@ class Smoother:
 
     def reset(self) -> None:
         self._prev_grey: np.ndarray | None = None
+        self._prev_flow: np.ndarray | None = None  # the last trusted flow: where the next search starts
         self._prev_out: np.ndarray | None = None
         self._shape: tuple[int, int] | None = None
 
@@ -106,6 +107,7 @@ class Smoother:
         h, w = source.shape[:2]
         grey = self._flow_grey(source)
         if self._prev_out is None or self._shape != (h, w):
+            self._prev_flow = None
             return self._remember(grey, stylized, (h, w))
         found = self._motion(grey, h, w)
         if found is None:  # a scene cut, or a flow not trusted at all: nothing is taken from the past
@@ -141,15 +143,15 @@ class Smoother:
         motion-boundary and still tests run at half the flow size (a conservative, slightly
         wider boundary, at a quarter of the cost)."""
         sh, sw = grey.shape
-        flow = self._dis.calc(grey, self._prev_grey, None)  # current -> previous, (sh, sw, 2)
-        warped_prev = cv2.remap(self._prev_grey, cv2.add(flow, _grid2(sh, sw)), None, cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_REPLICATE)
-        diff = cv2.absdiff(grey, warped_prev)
-        unexplained = cv2.threshold(diff, self._cut_level, 255, cv2.THRESH_BINARY)[1]
-        if cv2.countNonZero(unexplained) > CUT_FRACTION * diff.size:
+        start, self._prev_flow = self._prev_flow, None
+        flow, diff, trust = self._follow(grey, start)
+        if trust < 0.0:
             self.cuts += 1  # most of the picture cannot be explained by motion: a new scene
             return None
-        trust = self._flow_trust(grey, unexplained)
+        # The next search starts from this flow (not changed in place below), even from one not
+        # trusted: on a fast pan it is often near enough for the next one to be caught, and DIS
+        # still finds small motion from a start that is far off.
+        self._prev_flow = flow
         if trust == 0.0:
             self.flow_failures += 1
             return None
@@ -178,6 +180,20 @@ class Smoother:
         maps = cv2.resize(maps, (w, h), interpolation=cv2.INTER_LINEAR)
         confidence *= np.float32(MAX_CARRY * self.strength * trust)
         return cv2.convertMaps(maps, None, cv2.CV_16SC2), confidence, moving
+
+    def _follow(self, grey: np.ndarray, start: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, float]:
+        """The flow from ``grey`` back to the previous frame (DIS, from ``start`` if given), the
+        grey difference it leaves, and how far it is trusted: -1 for a scene cut (most of the
+        picture cannot be explained by motion), else 0..1 (``_flow_trust``)."""
+        sh, sw = grey.shape
+        flow = self._dis.calc(grey, self._prev_grey, start)  # current -> previous, (sh, sw, 2)
+        warped_prev = cv2.remap(self._prev_grey, cv2.add(flow, _grid2(sh, sw)), None, cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE)
+        diff = cv2.absdiff(grey, warped_prev)
+        unexplained = cv2.threshold(diff, self._cut_level, 255, cv2.THRESH_BINARY)[1]
+        if cv2.countNonZero(unexplained) > CUT_FRACTION * diff.size:
+            return flow, diff, -1.0
+        return flow, diff, self._flow_trust(grey, unexplained)
 
     @staticmethod
     def _flow_trust(grey: np.ndarray, unexplained: np.ndarray) -> float:
