@@ -86,9 +86,9 @@ def main() -> None:
     cv2.setNumThreads(1)
     tmp = tempfile.TemporaryDirectory()
     seqs = [(s, 1) for s in (sequences(args.sintel) if args.sintel.is_dir() else [])]
-    seqs += [(s, 3) for s in known_motion_clips(Path(tmp.name) / "usual", args.photos, 5)]
+    seqs += [(s, 3) for s in known_motion_clips(Path(tmp.name), args.photos, 5)]
     if args.pans:
-        seqs += [(s, 2) for s in known_motion_clips(Path(tmp.name) / "pans", args.photos, len(PANS), PANS)]
+        seqs += [(s, 2) for s in known_motion_clips(Path(tmp.name), args.photos, len(PANS), PANS, "pan")]
     rows = []
     for seq, every in seqs:
         row = {"sequence": seq.name}

@@ -100,7 +100,7 @@ def known_motion(root: Path, name: str, photo: np.ndarray, motion, frames: int =
     return seq
 
 
-def known_motion_clips(root: Path, photos: Path, count: int, motions=MOTIONS) -> list[Path]:
+def known_motion_clips(root: Path, photos: Path, count: int, motions=MOTIONS, prefix: str = "motion") -> list[Path]:
     images = [read_image(p).rgb for p in list_images(photos)] if photos.is_dir() else []
     if images:  # the largest photos: the least upscaling
         picks = sorted(images, key=lambda im: -im.shape[0] * im.shape[1])[:count]
@@ -108,7 +108,7 @@ def known_motion_clips(root: Path, photos: Path, count: int, motions=MOTIONS) ->
         from realtime_style.io.live_sources import SyntheticSource
 
         picks = [SyntheticSource((960, 540)).render(17 * i) for i in range(count)]
-    return [known_motion(root, f"motion{i}", picks[i % len(picks)], motions[i % len(motions)]) for i in range(count)]
+    return [known_motion(root, f"{prefix}{i}", picks[i % len(picks)], motions[i % len(motions)]) for i in range(count)]
 
 
 def main() -> None:
