@@ -2,6 +2,7 @@
 
     python benchmarks/live_latency.py [--style wave] [--source synthetic|CLIP] [--size 640x360]
                                       [--frames 600] [--memory-frames 5000] [--slow-display-ms 60]
+                                      [--smooth 0] [--threads-spin auto|on|off]
 
 1. A headless run (the sink stands in for the display) of ``--frames`` captured frames from
    the source played as a camera; the engine's model-only FPS is measured beforehand at the
@@ -76,10 +77,13 @@ def main() -> None:
     ap.add_argument("--memory-frames", type=int, default=5000)
     ap.add_argument("--slow-display-ms", type=float, default=60.0)
     ap.add_argument("--smooth", type=float, default=0.0, help=f"live's default is off; {DEFAULT_STRENGTH} is `s`")
+    ap.add_argument("--threads-spin", choices=("auto", "on", "off"), default="auto",
+                    help="ONNX Runtime's CPU threads spin while waiting (auto: as `live` does, off with --smooth)")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     style = args.style or registry.default_name()
-    opts = InferenceOptions(provider="cpu", workers=1)
+    spin = args.smooth <= 0 if args.threads_spin == "auto" else args.threads_spin == "on"  # auto: as `live` runs
+    opts = InferenceOptions(provider="cpu", workers=1, spin=spin)
     factory = lambda name: StyleEngine(registry.resolve_style(name), opts)  # noqa: E731
 
     probe = factory(style)
@@ -92,7 +96,7 @@ def main() -> None:
     fps_target = 0.85 * min(source_fps, model)
     latency_target = 2 * 1000 / model + 1000 / source_fps
     report = {
-        "style": style, "size": args.size, "smooth": args.smooth, "source": stats["source"], "source_fps": source_fps,
+        "style": style, "size": args.size, "smooth": args.smooth, "threads_spin": spin, "source": stats["source"], "source_fps": source_fps,
         "model_only_fps": round(model, 2),
         "headless": {k: stats[k] for k in ("frames_captured", "frames_processed", "frames_displayed",
                                            "frames_dropped", "fps", "model_fps", "latency_ms", "peak_rss_mb")},

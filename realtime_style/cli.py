@@ -112,7 +112,8 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
     return value
 
 
-def build_engine(style, provider, precision, max_side, strength, preserve_color, threads, workers=1, one_size=False):
+def build_engine(style, provider, precision, max_side, strength, preserve_color, threads, workers=1, one_size=False,
+                 spin=True):
     from realtime_style.engine import InferenceOptions, StyleEngine
     from realtime_style.engine.options import PRECISIONS, PROVIDERS
     from realtime_style.models import registry
@@ -126,6 +127,7 @@ def build_engine(style, provider, precision, max_side, strength, preserve_color,
         threads=threads,
         workers=workers,
         one_size=one_size,
+        spin=spin,
     )
     model = registry.resolve_style(style)
     engine = StyleEngine(model, options, cache_dir=registry.home() / "trt_cache")
@@ -377,8 +379,11 @@ def live(
                         stats_path=Path(stats) if stats else None, virtual_cam=virtual_cam,
                         record=Path(record) if record else None, overwrite=overwrite)
     first = style or registry.default_name()
+    # Smoothing asked for from the start shares the CPU with the network: its threads then
+    # sleep instead of spinning while they wait (benchmarks/RESULTS.md, live latency).
     switcher = StyleSwitcher(registry.names(), first, lambda name: build_engine(
-        name, provider, precision, max_side, strength, preserve_color, threads, workers=1, one_size=True))
+        name, provider, precision, max_side, strength, preserve_color, threads, workers=1, one_size=True,
+        spin=not smooth))
     if smooth is None:
         smooth = default_live_smoothing(switcher.engine.providers_active)
     controls = LiveControls(strength=strength, preserve_color=preserve_color, side_by_side=side_by_side,

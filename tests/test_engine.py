@@ -423,3 +423,24 @@ def test_the_engine_says_which_sizes_run_on_their_own_session():
     cpu = StyleEngine(make_style_model(), InferenceOptions(provider="cpu", one_size=True))
     cpu.stylize(card_image(48, 64))
     assert not cpu.per_size_session(48, 64)
+
+
+def test_cpu_threads_sleep_instead_of_spinning_when_asked():
+    """`spin=False` (live with smoothing: another stage shares the cores) reaches the real ONNX
+    Runtime session's options; by default its threads spin."""
+    seen = []
+
+    def factory(model, sess_options, providers, provider_options):
+        try:
+            seen.append(sess_options.get_session_config_entry("session.intra_op.allow_spinning"))
+        except RuntimeError:  # not set: ONNX Runtime's default, spinning
+            seen.append("default")
+        return ort.InferenceSession(model, sess_options=sess_options, providers=providers,
+                                    provider_options=provider_options)
+
+    frame = card_image(48, 64, seed=2)
+    quiet = StyleEngine(make_style_model(), InferenceOptions(provider="cpu", threads=2, spin=False),
+                        session_factory=factory)
+    busy = StyleEngine(make_style_model(), InferenceOptions(provider="cpu", threads=2), session_factory=factory)
+    assert seen == ["0", "default"]
+    assert np.array_equal(quiet.stylize(frame), busy.stylize(frame))

@@ -461,8 +461,10 @@ def test_video_file_played_as_a_camera_ends_or_loops(tmp_path, tiny_model, model
     data = json.loads(stats.read_text())
     assert data["frames_captured"] == 20 and data["size"] == "64x48" and data["source_fps"] == 50
     assert data["frames_displayed"] + data["frames_dropped"] == 20
+    assert data["cpu_threads_spin"] is False  # smoothing from the start shares the CPU
     r = runner.invoke(app, ["live", "--source", str(clip), "--style", str(tiny_model), "--headless", "--loop",
                             "--max-frames", "45", "--size", "32x24", "--stats", str(stats)])
     assert r.exit_code == 0, r.output
     data = json.loads(stats.read_text())
     assert data["frames_captured"] == 45 and data["size"] == "32x24"
+    assert data["cpu_threads_spin"] is True

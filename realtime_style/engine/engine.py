@@ -59,7 +59,7 @@ class StyleEngine:
         for cand in candidates(options.provider, available, fp16=want_fp16, fixed_shape=options.one_size, cache_dir=cache_dir):
             workers, threads = self._parallelism(cand.lead)
             try:
-                session = open_session(data, cand, threads, self._factory)
+                session = open_session(data, cand, threads, self._factory, options.spin)
             except ProviderError as exc:
                 if options.provider != "auto":
                     raise
@@ -91,7 +91,7 @@ class StyleEngine:
                 from realtime_style.engine.sized import SizedSessions
 
                 self._sized = SizedSessions(self._graph, cand, threads, self._factory, self._device_binding,
-                                            self.notes.append)
+                                            self.notes.append, options.spin)
         meta = self.signature.metadata
         self.multiple = max(1, int(meta.get("pad_multiple", 4)))
         self.min_side = max(1, int(meta.get("min_side", 16)))
@@ -213,7 +213,7 @@ class StyleEngine:
         fp32 = Candidate(cand.name, tuple((name, {**opts, "trt_fp16_enable": "0"} if name == TENSORRT else opts)
                                           for name, opts in cand.providers))
         self.notes.append(f"TensorRT fp16 {why}; running fp32")
-        return fp32, open_session(data, fp32, self.threads, self._factory)
+        return fp32, open_session(data, fp32, self.threads, self._factory, self.options.spin)
 
     def _try_fp16(self, data: bytes, cand, fp32_session):
         """Convert the graph to fp16 and keep it only if it matches fp32 (instance norm is
@@ -224,7 +224,7 @@ class StyleEngine:
 
         try:
             half = convert_to_fp16(onnx.load_from_string(data)).SerializeToString()
-            session = open_session(half, cand, self.threads, self._factory)
+            session = open_session(half, cand, self.threads, self._factory, self.options.spin)
             probe = self._probe()
             db = psnr(run(fp32_session, probe), run(session, probe))
         except Exception as exc:  # noqa: BLE001 - any failure means: stay on fp32

@@ -22,6 +22,9 @@ class InferenceOptions:
     # Every frame has one size (video, live, bench): on CUDA, an exhaustive cuDNN algorithm
     # search pays off once per size; for photos of many sizes the heuristic choice is better.
     one_size: bool = False
+    # ONNX Runtime's CPU threads spin while they wait for work: the fastest when the network
+    # has the cores to itself, but CPU time lost to a stage that shares them (live smoothing).
+    spin: bool = True
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:

@@ -32,7 +32,7 @@ def ort_module():
     return onnxruntime
 
 
-def session_options(threads: int):
+def session_options(threads: int, spin: bool = True):
     ort = ort_module()
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -40,6 +40,8 @@ def session_options(threads: int):
     if threads > 0:
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
+    if not spin:
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return so
 
 
@@ -48,6 +50,7 @@ def open_session(
     candidate: Candidate,
     threads: int,
     factory: SessionFactory | None = None,
+    spin: bool = True,
 ):
     """Create a session for ``candidate``; raise ProviderError unless its lead provider loaded."""
     factory = factory or ort_module().InferenceSession
@@ -57,7 +60,7 @@ def open_session(
     log = CapturedOutput() if gpu else contextlib.nullcontext()
     try:
         with log:
-            session = factory(model, sess_options=session_options(threads), providers=names, provider_options=options)
+            session = factory(model, sess_options=session_options(threads, spin), providers=names, provider_options=options)
     except Exception as exc:  # ORT raises bare RuntimeError/Fail subclasses
         if not gpu:  # the CPU provider always loads: the model is at fault
             raise ModelError(f"not a valid ONNX style model: {first_line(exc)}") from exc

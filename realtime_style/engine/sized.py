@@ -39,8 +39,9 @@ def sized_candidate(candidate: Candidate, shape: tuple[int, ...]) -> Candidate:
 
 class SizedSessions:
     def __init__(self, model: bytes, candidate: Candidate, threads: int, factory, make_binding: Callable,
-                 on_note: Callable[[str], None]) -> None:
+                 on_note: Callable[[str], None], spin: bool = True) -> None:
         self._model, self._candidate, self._threads, self._factory = model, candidate, threads, factory
+        self._spin = spin
         self._make_binding = make_binding
         self._note = on_note
         self._bindings: OrderedDict[tuple[int, ...], object] = OrderedDict()
@@ -68,7 +69,7 @@ class SizedSessions:
 
     def _first(self, batch: np.ndarray, reference: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         session = open_session(self._model, sized_candidate(self._candidate, batch.shape), self._threads,
-                               self._factory)
+                               self._factory, self._spin)
         binding = self._make_binding(session)
         out = binding.run(batch).copy()
         db = psnr(reference(batch), out)

@@ -217,6 +217,7 @@ def _report(stats: RunStats, counters: LiveCounters, switcher: StyleSwitcher, so
         "latency_ms": {"p50": lat.percentile(50), "p95": lat.percentile(95), "p99": lat.percentile(99)},
         "peak_rss_mb": peak_rss_mb(),
         "provider": getattr(switcher.engine, "provider", "?"),
+        "cpu_threads_spin": getattr(getattr(switcher.engine, "options", None), "spin", True),
         "size": f"{source.width}x{source.height}",
         "source": source.label,
         "source_fps": round(float(source.fps), 3),
