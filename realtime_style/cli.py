@@ -380,10 +380,12 @@ def live(
                         record=Path(record) if record else None, overwrite=overwrite)
     first = style or registry.default_name()
     # Smoothing asked for from the start shares the CPU with the network: its threads then
-    # sleep instead of spinning while they wait (benchmarks/RESULTS.md, live latency).
+    # sleep instead of spinning while they wait (benchmarks/RESULTS.md, live latency). Fixed
+    # here, so every style loaded later is built the same way.
+    spin = not smooth
     switcher = StyleSwitcher(registry.names(), first, lambda name: build_engine(
         name, provider, precision, max_side, strength, preserve_color, threads, workers=1, one_size=True,
-        spin=not smooth))
+        spin=spin))
     if smooth is None:
         smooth = default_live_smoothing(switcher.engine.providers_active)
     controls = LiveControls(strength=strength, preserve_color=preserve_color, side_by_side=side_by_side,

@@ -89,7 +89,7 @@ class Smoother:
 
     def reset(self) -> None:
         self._prev_grey: np.ndarray | None = None
-        self._prev_flow: np.ndarray | None = None  # the last trusted flow: where the next search starts
+        self._prev_flow: np.ndarray | None = None  # the last flow (none after a cut): where the next search starts
         self._prev_out: np.ndarray | None = None
         self._shape: tuple[int, int] | None = None
 
@@ -107,7 +107,7 @@ class Smoother:
         h, w = source.shape[:2]
         grey = self._flow_grey(source)
         if self._prev_out is None or self._shape != (h, w):
-            self._prev_flow = None
+            self.reset()  # a first frame, or a new size: no history, no flow to start from
             return self._remember(grey, stylized, (h, w))
         found = self._motion(grey, h, w)
         if found is None:  # a scene cut, or a flow not trusted at all: nothing is taken from the past
