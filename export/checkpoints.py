@@ -38,7 +38,8 @@ def load(path: str | Path, fmt: str = "auto") -> LoadedModel:
     if not path.exists():
         raise ModelError(f"{path} does not exist")
     fmt = detect_format(path) if fmt == "auto" else fmt
-    loaders = {"ml5": load_ml5, "pytorch-examples": load_pytorch_examples, "checkpoint": load_checkpoint}
+    loaders = {"ml5": load_ml5, "pytorch-examples": load_pytorch_examples, "checkpoint": load_checkpoint,
+               "onnx": load_student_onnx}
     if fmt not in loaders:
         raise ModelError(f"{path}: format {fmt!r} is not a PyTorch checkpoint format")
     return loaders[fmt](path)
@@ -188,3 +189,40 @@ def load_checkpoint(path: str | Path) -> LoadedModel:
         raise ModelError(f"{weights}: {exc}") from exc
     _load_state(net, state, weights)
     return LoadedModel(net, record["arch"], {k: str(v) for k, v in record.get("metadata", {}).items()})
+
+
+# -- our exported students, back from ONNX --------------------------------------------------
+def load_student_onnx(path: str | Path) -> LoadedModel:
+    """A ``student`` network from an ONNX file this project exported (a built-in, say), in its
+    folded form (batch norms merged into the convs, as export leaves them), so that it can be
+    grown and trained further. The widths and block counts are read off the weights."""
+    import onnx
+    from onnx import numpy_helper
+
+    path = Path(path)
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # noqa: BLE001 - protobuf and OS errors alike
+        raise ModelError(f"{path} is not a readable ONNX file: {exc}") from exc
+    meta = {p.key: p.value for p in model.metadata_props}
+    if meta.get("arch") != "student":
+        raise ModelError(f"{path} is a {meta.get('arch', 'unknown')!r} model; only student networks load back "
+                         f"from ONNX for training")
+    weights = {i.name.removeprefix("net."): torch.from_numpy(numpy_helper.to_array(i).copy())
+               for i in model.graph.initializer if i.name.startswith("net.")}
+    try:
+        widths = (weights["down1.conv.weight"].shape[0], weights["down2.conv.weight"].shape[0],
+                  weights["down3.conv.weight"].shape[0])
+        blocks = lambda prefix: len({k.split(".")[1] for k in weights if k.startswith(prefix)})  # noqa: E731
+        head = [k for k in weights if k.startswith("head.") and k.endswith(".a.weight")]
+        config = {"widths": widths, "res_blocks": blocks("res."), "batch_norm": False,
+                  "mid_blocks": blocks("mid."), "head_blocks": blocks("head.")}
+        if head:
+            a = weights[head[0]]
+            config.update(head_width=a.shape[0], photo_skip=a.shape[1] > widths[0])
+    except KeyError as exc:
+        raise ModelError(f"{path}: no student weight {exc} in the graph") from None
+    net = build("student", **config).eval()
+    _load_state(net, weights, path)
+    keep = ("name", "license", "artwork", "source", "teacher")
+    return LoadedModel(net, "student", {k: v for k, v in meta.items() if k in keep})

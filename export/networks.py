@@ -255,6 +255,24 @@ def _icnr_(conv: nn.Conv2d, scale: int) -> None:
         conv.bias.copy_(conv.bias[:: scale * scale].repeat_interleave(scale * scale))
 
 
+class Refine(nn.Module):
+    """A residual refinement at one resolution: conv (+ extra input channels) -> ReLU -> conv,
+    added to the features. No norm (ORT's CPU provider keeps plain convs in its fast blocked
+    layout). The second conv starts at zero, so a network grown by adding this block computes
+    exactly what it did before (``StudentNet.grown``)."""
+
+    def __init__(self, channels: int, width: int, extra: int = 0):
+        super().__init__()
+        self.a = nn.Conv2d(channels + extra, width, 3, padding=1)
+        self.b = nn.Conv2d(width, channels, 3, padding=1)
+        nn.init.zeros_(self.b.weight)
+        nn.init.zeros_(self.b.bias)
+
+    def forward(self, y, extra: torch.Tensor | None = None):
+        z = y if extra is None else torch.cat([y, extra], 1)
+        return y + self.b(F.relu(self.a(z)))
+
+
 class StudentNet(nn.Module):
     """A fast feed-forward style network for CPUs.
 
@@ -264,30 +282,79 @@ class StudentNet(nn.Module):
     no convolution runs at full resolution. About 8 k multiply-accumulates per output pixel
     with the default widths (Johnson: 154 k). Input normalised inside (x / 127.5 - 1);
     output ``tanh * 127.5 + 127.5``.
+
+    Where strokes are made (``benchmarks/student_frontier.py`` compares these):
+    ``mid_blocks`` residual refinements at 1/4 resolution after the first upsampling, and
+    ``head_blocks`` at 1/2 resolution before the output conv (``head_width`` channels
+    inside), which with ``photo_skip`` also see the photo itself at 1/2 resolution
+    (space-to-depth, 12 channels): the fine edges the strokes follow. ``batch_norm=False`` is
+    the folded form (each batch norm merged into its conv, as export does anyway): what a
+    grown network trains from, so that growing changes nothing until training does.
     """
 
     pad_multiple = 8
 
-    def __init__(self, widths: tuple[int, int, int] = (16, 32, 64), res_blocks: int = 4):
+    def __init__(self, widths: tuple[int, int, int] = (16, 32, 64), res_blocks: int = 4, *,
+                 batch_norm: bool = True, mid_blocks: int = 0, head_blocks: int = 0, head_width: int = 24,
+                 photo_skip: bool = False):
         super().__init__()
         w1, w2, w3 = widths
-        self.down1 = ConvNormAct(3, w1, 2, norm="batch")
-        self.down2 = ConvNormAct(w1, w2, 2, norm="batch")
+        self.config = {"widths": list(widths), "res_blocks": res_blocks, "batch_norm": batch_norm,
+                       "mid_blocks": mid_blocks, "head_blocks": head_blocks, "head_width": head_width,
+                       "photo_skip": photo_skip}
+        norm = "batch" if batch_norm else None
+        self.down1 = ConvNormAct(3, w1, 2, norm=norm)
+        self.down2 = ConvNormAct(w1, w2, 2, norm=norm)
         self.down3 = ConvNormAct(w2, w3, 2)
         self.res = nn.Sequential(*(StudentResidual(w3) for _ in range(res_blocks)))
-        self.up3 = ConvNormAct(w3, w2, norm="batch")
-        self.up2 = ConvNormAct(w2, w1, norm="batch")
+        self.up3 = ConvNormAct(w3, w2, norm=norm)
+        self.mid = nn.ModuleList(Refine(w2, w2) for _ in range(mid_blocks))
+        self.up2 = ConvNormAct(w2, w1, norm=norm)
+        self.head = nn.ModuleList(Refine(w1, head_width, 12 if photo_skip else 0) for _ in range(head_blocks))
         self.out = nn.Conv2d(w1, 3 * 4, 3, padding=1)
         self.shuffle = nn.PixelShuffle(2)
         _icnr_(self.out, 2)
 
     def forward(self, x):
-        d1 = self.down1(x / 127.5 - 1.0)
+        x = x / 127.5 - 1.0
+        d1 = self.down1(x)
         d2 = self.down2(d1)
         y = self.res(self.down3(d2))
         y = self.up3(F.interpolate(y, scale_factor=2.0, mode="nearest")) + d2
+        for block in self.mid:
+            y = block(y)
         y = self.up2(F.interpolate(y, scale_factor=2.0, mode="nearest")) + d1
+        photo = F.pixel_unshuffle(x, 2) if self.config["photo_skip"] and len(self.head) else None
+        for block in self.head:
+            y = block(y, photo)
         return torch.tanh(self.shuffle(self.out(y))) * 127.5 + 127.5
+
+    def folded(self) -> "StudentNet":
+        """The same function (in eval mode) with every batch norm merged into its conv."""
+        twin = StudentNet(**{**self.config, "batch_norm": False})
+        state = {k: v for k, v in self.state_dict().items() if ".norm." not in k or "down3" in k or "res." in k}
+        for name in ("down1", "down2", "up3", "up2"):
+            layer = getattr(self, name)
+            if isinstance(layer.norm, nn.BatchNorm2d):
+                bn = layer.norm
+                scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                state[f"{name}.conv.weight"] = layer.conv.weight * scale.reshape(-1, 1, 1, 1)
+                state[f"{name}.conv.bias"] = (layer.conv.bias - bn.running_mean) * scale + bn.bias
+        twin.load_state_dict({k: v.detach().clone() for k, v in state.items()})
+        return twin
+
+    def grown(self, mid_blocks: int = 0, head_blocks: int = 0, head_width: int = 24,
+              photo_skip: bool = False) -> "StudentNet":
+        """This network (folded) with refinement blocks added at 1/4 and 1/2 resolution; the
+        new blocks start at zero, so the grown network computes exactly the same function."""
+        base = self.folded() if self.config["batch_norm"] else self
+        cfg = {**base.config, "mid_blocks": mid_blocks, "head_blocks": head_blocks, "head_width": head_width,
+               "photo_skip": photo_skip}
+        twin = StudentNet(**cfg)
+        own = twin.state_dict()
+        kept = {k: v for k, v in base.state_dict().items() if k in own and own[k].shape == v.shape}
+        twin.load_state_dict({**own, **{k: v.detach().clone() for k, v in kept.items()}})
+        return twin
 
 
 ARCHITECTURES: dict[str, type[nn.Module]] = {

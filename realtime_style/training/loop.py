@@ -84,7 +84,7 @@ class Checkpointer:
         if not self.write:
             return
         meta = dict(self.metadata, step=str(step), **{self.kind: self.config})
-        save_checkpoint(self.out, self.model, self.arch, metadata=meta)
+        save_checkpoint(self.out, self.model, self.arch, config=getattr(self.model, "config", None), metadata=meta)
         state = {"step": step, "kind": self.kind, "config": self.config, **(extra or {})}
         state.update({name: part.state_dict() if part is not None else {} for name, part in self.parts.items()})
         with atomic_path(state_path(self.out)) as tmp:
