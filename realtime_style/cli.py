@@ -457,11 +457,15 @@ def distill(
     arch: Annotated[str, typer.Option(help="Student architecture.")] = "student",
     steps: Annotated[int, typer.Option(min=1)] = 2000,
     batch: Annotated[int, typer.Option(min=1)] = 4,
-    crop: Annotated[int, typer.Option(min=32, help="Training crop size in pixels.")] = 192,
+    crop: Annotated[int, typer.Option(min=0, help="Training crop size in pixels (0: whole photos, with "
+                                      "--teacher-cache).")] = 192,
     lr: Annotated[float, typer.Option(min=0.0)] = 1e-3,
     temporal_weight: Annotated[float, typer.Option(min=0.0, help="Stability under motion and noise.")] = 1.0,
     adversarial_weight: Annotated[float, typer.Option(min=0.0, help="PatchGAN term (0 = off).")] = 0.0,
     gram_weight: Annotated[float, typer.Option(min=0.0, help="Texture statistics of the teacher's layers.")] = 50.0,
+    feature_weight: Annotated[float, typer.Option(min=0.0, help="The teacher's own first-layer activations "
+                                                  "(with --gram-weight 0 as well, the teacher runs no layer "
+                                                  "during a step).")] = 1.0,
     detail_weight: Annotated[float, typer.Option(min=0.0, help="Local detail energy matched to the teacher's "
                                                  "(keeps the student from blurring).")] = 2.0,
     seed: Annotated[int, typer.Option()] = 0,
@@ -469,6 +473,21 @@ def distill(
     sample_every: Annotated[int, typer.Option(min=0, help="Sample sheet every N steps (0 = off).")] = 250,
     threads: ThreadsOpt = 0,
     resume: Annotated[bool, typer.Option(help="Continue the run saved at --out.")] = False,
+    init: Annotated[str, typer.Option(help="Start from this student: a built-in name, an exported .onnx or a "
+                                      "checkpoint (grown by --mid-blocks/--head-blocks).")] = "",
+    mid_blocks: Annotated[int, typer.Option(min=0, help="Refinement blocks at 1/4 resolution.")] = 0,
+    head_blocks: Annotated[int, typer.Option(min=0, help="Refinement blocks at 1/2 resolution.")] = 0,
+    head_width: Annotated[int, typer.Option(min=4, help="Channels inside a 1/2-resolution block.")] = 24,
+    photo_skip: Annotated[bool, typer.Option(help="The 1/2-resolution blocks also see the photo.")] = False,
+    stroke_weight: Annotated[float, typer.Option(min=0.0, help="The teacher's band-passed lightness, in place "
+                                                 "(strokes where the teacher paints them).")] = 0.0,
+    lowpass_weight: Annotated[float, typer.Option(min=0.0, help="Colour and layout: the blurred outputs "
+                                                  "matched to the teacher's.")] = 0.0,
+    motion: Annotated[str, typer.Option(help="Stability under small moves, or large ones with blur and "
+                                        "occluders (small|large).")] = "small",
+    teacher_cache: Annotated[str, typer.Option(help="Folder for the teacher's paintings of whole photos, made "
+                                               "once and reused (halves a step's cost).")] = "",
+    cache_photos: Annotated[int, typer.Option(min=1, help="Photos painted into --teacher-cache.")] = 400,
 ) -> None:
     """Distil a teacher into a fast, steady student network."""
     from export import require_torch
@@ -478,8 +497,12 @@ def distill(
 
     config = DistillConfig(teacher=teacher, data=data, out=out, arch=arch, steps=steps, batch=batch, crop=crop,
                            lr=lr, temporal_weight=temporal_weight, adversarial_weight=adversarial_weight,
-                           gram_weight=gram_weight, detail_weight=detail_weight, seed=seed, checkpoint_every=checkpoint_every,
-                           sample_every=sample_every, threads=threads)
+                           gram_weight=gram_weight, feature_weight=feature_weight, detail_weight=detail_weight,
+                           seed=seed, checkpoint_every=checkpoint_every,
+                           sample_every=sample_every, threads=threads, init=init, mid_blocks=mid_blocks,
+                           head_blocks=head_blocks, head_width=head_width, photo_skip=photo_skip,
+                           stroke_weight=stroke_weight, lowpass_weight=lowpass_weight, motion=motion, teacher_cache=teacher_cache,
+                           cache_photos=cache_photos)
 
     path = run(config, resume=resume, on_progress=_training_progress, on_note=lambda m: _err(f"note: {m}"))
     _err(f"wrote {path} (export it with `realtime-style export {path} STYLE.onnx`)")
