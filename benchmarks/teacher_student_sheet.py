@@ -1,0 +1,80 @@
+"""The README's picture of the built-ins: real photos (public domain / CC0, shipped inside
+scikit-image), each built-in student beside the teacher it was distilled from.
+
+    pip install scikit-image          # the photos: astronaut (NASA, public domain), coffee (CC0)
+    python benchmarks/teacher_student_sheet.py [--out benchmarks/teacher_student.jpg] [--width 300]
+
+Teachers: the ml5 networks, from ``../shared/data/teachers/ml5`` when present, else the ones
+`realtime-style models pull NAME` fetched (needs the train extra to export them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from contact_sheet import label  # noqa: E402
+from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
+from realtime_style.fsutil import write_bytes_atomic  # noqa: E402
+from realtime_style.models import registry  # noqa: E402
+
+PHOTOS = ("astronaut", "coffee")
+
+
+def photos(width: int) -> list[np.ndarray]:
+    try:
+        import skimage.data
+    except ImportError:
+        raise SystemExit("needs scikit-image for its public-domain photos: pip install scikit-image") from None
+    out = []
+    for name in PHOTOS:
+        img = getattr(skimage.data, name)()[..., :3]
+        h = round(img.shape[0] * width / img.shape[1]) // 8 * 8
+        out.append(cv2.resize(img, (width, h), interpolation=cv2.INTER_AREA))
+    return out
+
+
+def teacher_engine(style: str) -> StyleEngine:
+    from export.checkpoints import load_ml5
+    from export.onnx_export import export_model
+
+    for folder in (ROOT.parent / "shared" / "data" / "teachers" / "ml5" / style,
+                   registry.home() / "teachers" / "ml5" / style):
+        if (folder / "manifest.json").is_file():
+            return StyleEngine(export_model(load_ml5(folder), None, name=style)[0], InferenceOptions(provider="cpu"))
+    raise SystemExit(f"no ml5 teacher for {style}: run `realtime-style models pull {style}`")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "teacher_student.jpg")
+    ap.add_argument("--width", type=int, default=300)
+    args = ap.parse_args()
+    pics = photos(args.width)
+    rows = []
+    for name in registry.builtin_names():
+        path = registry.find(name)[0]
+        student = StyleEngine(path, InferenceOptions(provider="cpu"))
+        teacher = teacher_engine((registry.info(name).teacher or f"ml5:{name}").split(":", 1)[1])
+        cells = []
+        for pic in pics:
+            cells += [label(pic, "photo") if not rows else pic, label(teacher.stylize(pic), f"teacher ({name})"),
+                      label(student.stylize(pic), f"built-in {name}")]
+        height = max(c.shape[0] for c in cells)
+        rows.append(np.hstack([np.pad(c, ((0, height - c.shape[0]), (0, 0), (0, 0))) for c in cells]))
+    sheet = np.vstack(rows)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    write_bytes_atomic(args.out, buf.tobytes())
+    print(f"wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]})")
+
+
+if __name__ == "__main__":
+    main()
