@@ -85,6 +85,8 @@ def main() -> None:
         if not args.measure_only:
             export_model(load_checkpoint(ckpt), stage1, name=args.name, metadata=meta)
     else:
+        if "strokes" not in recipe:
+            raise SystemExit(f"--stage1 starts stage 2, and recipe {args.name}.json has none (no 'strokes')")
         stage1 = args.stage1
     if "strokes" in recipe:
         cfg = dict(recipe["strokes"])
