@@ -30,6 +30,14 @@ def label(img: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
+def write_jpeg(path: Path, rows: list[np.ndarray]) -> np.ndarray:
+    """Stack the RGB rows into one sheet and write it as JPEG (q88), atomically."""
+    sheet = np.vstack(rows)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    write_bytes_atomic(path, buf.tobytes())
+    return sheet
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "contact_sheet.jpg")
@@ -51,9 +59,7 @@ def main() -> None:
         colour = engine.stylize(picture)
         rows.append(np.hstack([label(picture, "input (drawn by the project)"), label(full, name),
                                label(half, f"{name} --strength 0.5"), label(colour, f"{name} --preserve-color")]))
-    sheet = np.vstack(rows)
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
-    write_bytes_atomic(args.out, buf.tobytes())
+    sheet = write_jpeg(args.out, rows)
     print(f"wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]}, styles: {', '.join(names)})")
 
 

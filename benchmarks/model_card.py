@@ -45,6 +45,15 @@ SINTEL_PAIRS = [  # (frames dir, frame a, frame b, ground-truth dir, flow name)
 
 
 
+def teacher_engine(folder: Path, threads: int = 0) -> StyleEngine:
+    """An ml5 teacher folder, exported in memory and opened on the CPU (needs the train extra)."""
+    from export.checkpoints import load_ml5
+    from export.onnx_export import export_model
+
+    data = export_model(load_ml5(folder), None, name=f"teacher-{Path(folder).name}")[0]
+    return StyleEngine(data, InferenceOptions(provider="cpu", threads=threads))
+
+
 SHIFTS = ((1, 0), (0, 2), (3, 3))  # the shift probe's moves (dx, dy) in pixels
 BORDER_PX = 16
 
@@ -277,14 +286,10 @@ def main() -> None:
     ap.add_argument("--json")
     args = ap.parse_args()
     opts = InferenceOptions(provider="cpu", threads=args.threads)
-    teacher = args.teacher
-    if Path(teacher).is_dir():  # an ml5 folder: exported here (needs the train extra)
-        from export.checkpoints import load_ml5
-        from export.onnx_export import export_model
-
-        teacher = export_model(load_ml5(teacher), None, name="teacher")[0]
+    teacher = teacher_engine(args.teacher, args.threads) if Path(args.teacher).is_dir() \
+        else StyleEngine(args.teacher, opts)  # an ml5 folder or an ONNX file
     students = {"student": StyleEngine(args.student, opts), **{b: StyleEngine(b, opts) for b in args.baseline}}
-    report = measure_many(students, StyleEngine(teacher, opts), args.val, args.sintel, args.rounds, args.photos,
+    report = measure_many(students, teacher, args.val, args.sintel, args.rounds, args.photos,
                           tuple(args.parts.split(",")), args.probe_teacher)
     text = json.dumps(report, indent=2)
     print(text)

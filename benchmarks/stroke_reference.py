@@ -25,19 +25,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from model_card import teacher_engine  # noqa: E402
+from realtime_style.engine import StyleEngine  # noqa: E402
 from realtime_style.io.images import list_images, read_image  # noqa: E402
 from realtime_style.metrics import eval_size, stroke_correlation  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
-
-
-def teacher(style: str, threads: int) -> StyleEngine:
-    from export.checkpoints import load_ml5
-    from export.onnx_export import export_model
-
-    data = export_model(load_ml5(SHARED / "teachers" / "ml5" / style), None, name=style)[0]
-    return StyleEngine(data, InferenceOptions(provider="cpu", threads=threads))
 
 
 def down_up(img: np.ndarray, factor: int) -> np.ndarray:
@@ -78,7 +73,7 @@ def main() -> None:
     files = list_images(SHARED / "images" / "val")
     files = [files[i] for i in sorted(set(np.linspace(0, len(files) - 1, args.photos).round().astype(int).tolist()))]
     imgs = [eval_size(read_image(f).rgb) for f in files]
-    engines = {s: teacher(s, args.threads) for s in styles}
+    engines = {s: teacher_engine(SHARED / "teachers" / "ml5" / s, args.threads) for s in styles}
     report = {"photos": len(imgs), "styles": {}}
     for i, style in enumerate(styles):
         other = styles[(i + 1) % len(styles)]

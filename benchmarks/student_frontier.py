@@ -131,14 +131,12 @@ def train_cache(args) -> None:
 def measure_all(files: dict[str, Path], args) -> dict:
     import model_card  # benchmarks/model_card.py
 
-    from export.checkpoints import load_ml5
-    from export.onnx_export import export_model
     from realtime_style.doctor import machine_info
     from realtime_style.engine import InferenceOptions, StyleEngine
     from realtime_style.io.images import list_images
 
     opts = InferenceOptions(provider="cpu")
-    teacher = StyleEngine(export_model(load_ml5(args.teacher), None, name="teacher")[0], opts)
+    teacher = model_card.teacher_engine(args.teacher)
     engines = {name: StyleEngine(path, opts) for name, path in files.items()}
     fps = model_card.speed({**engines, "teacher": teacher}, args.rounds, {"teacher": 3})
     val = list_images(SHARED / "images" / "val")

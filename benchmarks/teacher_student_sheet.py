@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from contact_sheet import label  # noqa: E402
+from contact_sheet import label, write_jpeg  # noqa: E402
+from model_card import teacher_engine as ml5_teacher  # noqa: E402
 from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
-from realtime_style.fsutil import write_bytes_atomic  # noqa: E402
 from realtime_style.models import registry  # noqa: E402
 
 PHOTOS = ("astronaut", "coffee")
@@ -43,13 +43,10 @@ def photos(width: int) -> list[np.ndarray]:
 
 
 def teacher_engine(style: str) -> StyleEngine:
-    from export.checkpoints import load_ml5
-    from export.onnx_export import export_model
-
     for folder in (ROOT.parent / "shared" / "data" / "teachers" / "ml5" / style,
                    registry.home() / "teachers" / "ml5" / style):
         if (folder / "manifest.json").is_file():
-            return StyleEngine(export_model(load_ml5(folder), None, name=style)[0], InferenceOptions(provider="cpu"))
+            return ml5_teacher(folder)
     raise SystemExit(f"no ml5 teacher for {style}: run `realtime-style models pull {style}`")
 
 
@@ -70,9 +67,7 @@ def main() -> None:
                       label(student.stylize(pic), f"built-in {name}")]
         height = max(c.shape[0] for c in cells)
         rows.append(np.hstack([np.pad(c, ((0, height - c.shape[0]), (0, 0), (0, 0))) for c in cells]))
-    sheet = np.vstack(rows)
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
-    write_bytes_atomic(args.out, buf.tobytes())
+    sheet = write_jpeg(args.out, rows)
     print(f"wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]})")
 
 

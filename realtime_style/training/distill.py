@@ -200,9 +200,6 @@ def cached_pairs(config: DistillConfig, teacher_model: LoadedModel, note: Callab
 
     cache = Path(config.teacher_cache)
     teacher_id = teacher_model.metadata.get("source", str(config.teacher))
-    files = teacher_cache.choose_photos(Path(config.data), config.cache_photos)
-    missing = [i for i in range(len(files)) if not (cache / f"{i:05d}.npz").is_file()]
-    onnx_bytes = export_model(teacher_model, None, name="teacher")[0] if missing else b""
-    teacher_cache.build(onnx_bytes, teacher_id, config.data, cache, photos=config.cache_photos,
-                        threads=config.threads, on_note=note)
+    teacher_cache.build(lambda: export_model(teacher_model, None, name="teacher")[0], teacher_id, config.data, cache,
+                        photos=config.cache_photos, threads=config.threads, on_note=note)
     return teacher_cache.CachedPairs(cache, config.crop, config.margin)

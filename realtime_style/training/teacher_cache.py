@@ -52,10 +52,11 @@ def choose_photos(data: Path, count: int) -> list[Path]:
     return [files[i] for i in sorted(set(picks.tolist()))]
 
 
-def build(teacher_onnx: bytes | str | Path, teacher_id: str, data: str | Path, cache: str | Path, *,
-          photos: int = 400, max_side: int = 512, threads: int = 0,
+def build(teacher_onnx: bytes | str | Path | Callable[[], bytes], teacher_id: str, data: str | Path,
+          cache: str | Path, *, photos: int = 400, max_side: int = 512, threads: int = 0,
           on_note: Callable[[str], None] | None = None) -> Path:
-    """Fill ``cache`` with the teacher's paintings of ``photos`` photos of ``data``."""
+    """Fill ``cache`` with the teacher's paintings of ``photos`` photos of ``data``. The
+    teacher may be a callable giving the ONNX bytes: it is called only if a photo is missing."""
     from realtime_style.engine import InferenceOptions, StyleEngine
 
     note = on_note or (lambda _m: None)
@@ -77,6 +78,8 @@ def build(teacher_onnx: bytes | str | Path, teacher_id: str, data: str | Path, c
     todo = [(i, f) for i, f in enumerate(files) if not (cache / f"{i:05d}.npz").is_file()]
     if not todo:
         return cache
+    if callable(teacher_onnx):
+        teacher_onnx = teacher_onnx()
     engine = StyleEngine(teacher_onnx, InferenceOptions(provider="cpu", threads=threads))
     note(f"painting {len(todo)} of {len(files)} photos with the teacher into {cache} (once)")
     for done, (i, f) in enumerate(todo, 1):
