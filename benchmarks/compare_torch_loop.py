@@ -75,8 +75,8 @@ def main() -> None:
 
     import torch
 
-    from export.checkpoints import load
-    from export.onnx_export import export_model
+    from realtime_style_export.checkpoints import load
+    from realtime_style_export.onnx_export import export_model
 
     loaded = load(args.checkpoint)
     module = loaded.module.eval()

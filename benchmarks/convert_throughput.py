@@ -27,9 +27,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from export.checkpoints import LoadedModel  # noqa: E402
-from export.networks import build  # noqa: E402
-from export.onnx_export import export_model  # noqa: E402
+from realtime_style_export.checkpoints import LoadedModel  # noqa: E402
+from realtime_style_export.networks import build  # noqa: E402
+from realtime_style_export.onnx_export import export_model  # noqa: E402
 from realtime_style.convert_job import convert  # noqa: E402
 from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
 from realtime_style.engine.timing import model_fps  # noqa: E402

@@ -35,8 +35,8 @@ def ms_per_frame(session, x, n: int) -> float:
 def main() -> None:
     import onnxruntime as ort
 
-    from export.checkpoints import load
-    from export.onnx_export import to_onnx
+    from realtime_style_export.checkpoints import load
+    from realtime_style_export.onnx_export import to_onnx
     from realtime_style.metrics import psnr
     from realtime_style.testcard import card_image
 

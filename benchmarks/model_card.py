@@ -47,8 +47,8 @@ SINTEL_PAIRS = [  # (frames dir, frame a, frame b, ground-truth dir, flow name)
 
 def teacher_engine(folder: Path, threads: int = 0) -> StyleEngine:
     """An ml5 teacher folder, exported in memory and opened on the CPU (needs the train extra)."""
-    from export.checkpoints import load_ml5
-    from export.onnx_export import export_model
+    from realtime_style_export.checkpoints import load_ml5
+    from realtime_style_export.onnx_export import export_model
 
     data = export_model(load_ml5(folder), None, name=f"teacher-{Path(folder).name}")[0]
     return StyleEngine(data, InferenceOptions(provider="cpu", threads=threads))

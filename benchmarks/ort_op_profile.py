@@ -27,8 +27,8 @@ def model_bytes(spec: str, as_written: bool) -> bytes:
     if path.suffix == ".onnx" and path.is_file():
         return path.read_bytes()
     if path.exists():  # a checkpoint
-        from export.checkpoints import load
-        from export.onnx_export import to_onnx
+        from realtime_style_export.checkpoints import load
+        from realtime_style_export.onnx_export import to_onnx
 
         return to_onnx(load(path).module.eval(), rewrite=not as_written).SerializeToString()
     from realtime_style.models import registry

@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from export.checkpoints import load_checkpoint  # noqa: E402
-from export.onnx_export import export_model  # noqa: E402
+from realtime_style_export.checkpoints import load_checkpoint  # noqa: E402
+from realtime_style_export.onnx_export import export_model  # noqa: E402
 from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
 from realtime_style.training.distill import DistillConfig  # noqa: E402
 
@@ -104,7 +104,7 @@ def main() -> None:
         return
     import model_card  # benchmarks/model_card.py
 
-    from export.checkpoints import load_ml5
+    from realtime_style_export.checkpoints import load_ml5
 
     teacher_onnx, _ = export_model(load_ml5(teacher), None, name=f"teacher-{style}")
     opts = InferenceOptions(provider="cpu")

@@ -133,8 +133,8 @@ def main() -> None:
     opts = InferenceOptions(provider="cpu")
     student = StyleEngine(registry.resolve_style(style), opts)
     teacher_dir = args.teacher or ROOT.parent / "shared" / "data" / "teachers" / "ml5" / style
-    from export.checkpoints import load_ml5
-    from export.onnx_export import export_model
+    from realtime_style_export.checkpoints import load_ml5
+    from realtime_style_export.onnx_export import export_model
 
     teacher_onnx, _ = export_model(load_ml5(teacher_dir), None, name=f"teacher-{style}")
     teacher = StyleEngine(teacher_onnx, opts)

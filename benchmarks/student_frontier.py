@@ -120,7 +120,7 @@ def main() -> None:
 
 
 def train_cache(args) -> None:
-    from export.checkpoints import load
+    from realtime_style_export.checkpoints import load
     from realtime_style.training.distill import DistillConfig, cached_pairs
 
     config = DistillConfig(teacher=str(args.teacher), data=str(args.data), out="", teacher_cache=str(args.cache),

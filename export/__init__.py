@@ -1,5 +1,6 @@
 """The PyTorch side: network definitions, checkpoint loading, ONNX export and verification.
 
+Installed under the import name ``realtime_style_export`` (not a bare ``export``).
 Imported only by commands that need torch (`export`, `models import` of a checkpoint,
 `distill`, `train`); the runtime never imports it at module level.
 """

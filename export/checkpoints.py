@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from export.networks import EngstromNet, TransformerNet, build
+from realtime_style_export.networks import EngstromNet, TransformerNet, build
 from realtime_style.errors import ModelError
 from realtime_style.fsutil import atomic_path
-from realtime_style.models.importer import detect_format
+from realtime_style.models.formats import detect_format
 
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 import torch
 
-from export.checkpoints import LoadedModel
+from realtime_style_export.checkpoints import LoadedModel
 from realtime_style import __version__
 from realtime_style.engine.session import cpu_session
 from realtime_style.errors import ModelError

@@ -250,7 +250,7 @@ def export_cmd(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing OUTPUT.")] = False,
 ) -> None:
     """Export a PyTorch checkpoint to a style-model ONNX file, verified before it is kept."""
-    from export import require_torch
+    from realtime_style_export import require_torch
     from realtime_style.errors import OutputError
 
     out = Path(output)
@@ -262,8 +262,8 @@ def export_cmd(
     precision = _choice(precision, ("fp32", "fp16"), "--precision")
     reals = _read_rgb(verify_image)
     require_torch()
-    from export.checkpoints import load
-    from export.onnx_export import export_model
+    from realtime_style_export.checkpoints import load
+    from realtime_style_export.onnx_export import export_model
 
     loaded = load(checkpoint, fmt)
     meta = {"license": license, "artwork": artwork, "source": source}
@@ -490,7 +490,7 @@ def distill(
     cache_photos: Annotated[int, typer.Option(min=1, help="Photos painted into --teacher-cache.")] = 400,
 ) -> None:
     """Distil a teacher into a fast, steady student network."""
-    from export import require_torch
+    from realtime_style_export import require_torch
 
     require_torch()
     from realtime_style.training.distill import DistillConfig, run
@@ -575,7 +575,7 @@ def train(
 
     Ctrl-C saves a checkpoint; --resume continues the run.
     """
-    from export import require_torch
+    from realtime_style_export import require_torch
 
     require_torch()
     from realtime_style.training.train import TrainConfig, run
@@ -636,7 +636,7 @@ def optimize(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
 ) -> None:
     """Style one photo by optimising its pixels (Gatys et al. 2016), with the VGG16 loss of `train`."""
-    from export import require_torch
+    from realtime_style_export import require_torch
 
     require_torch()
     from realtime_style.training.optimize import OptimizeConfig, run

@@ -72,8 +72,8 @@ def teachers():
     from conftest import SHARED
 
     pytest.importorskip("torch")
-    from export.checkpoints import load_ml5
-    from export.onnx_export import export_model
+    from realtime_style_export.checkpoints import load_ml5
+    from realtime_style_export.onnx_export import export_model
 
     made = {}
 

@@ -33,7 +33,7 @@ def distill(teacher, photos, out, *extra):
 
 
 def weights(path):
-    from export.checkpoints import load_checkpoint
+    from realtime_style_export.checkpoints import load_checkpoint
 
     return load_checkpoint(path).module.state_dict()
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from conftest import ml5_dir, write_ml5_folder
-from export.checkpoints import load, load_ml5, load_pytorch_examples, save_checkpoint
-from export.networks import EngstromNet, TransformerNet
-from export.onnx_export import UInt8RGB, export_model
+from realtime_style_export.checkpoints import load, load_ml5, load_pytorch_examples, save_checkpoint
+from realtime_style_export.networks import EngstromNet, TransformerNet
+from realtime_style_export.onnx_export import UInt8RGB, export_model
 from realtime_style.metrics import psnr
 from realtime_style.errors import ModelError
 from realtime_style.testcard import card_image
@@ -102,7 +102,7 @@ def johnson_export():
 
 
 def _loaded(net, arch):
-    from export.checkpoints import LoadedModel
+    from realtime_style_export.checkpoints import LoadedModel
 
     return LoadedModel(net, arch, {})
 
@@ -175,7 +175,7 @@ def test_static_size_must_suit_the_network(tmp_path):
 
 
 def test_a_graph_that_disagrees_with_torch_is_not_written(tmp_path, monkeypatch):
-    import export.onnx_export as ox
+    import realtime_style_export.onnx_export as ox
 
     net = randomised(TransformerNet(), seed=5)
     real_to_onnx = ox.to_onnx
@@ -249,7 +249,7 @@ def test_ml5_teachers_reproduce_the_published_outputs(shared_data, chicago, styl
 
 def test_student_starts_without_a_checkerboard():
     """ICNR: at initialisation each 2x2 output block of the pixel shuffle is uniform."""
-    from export.networks import StudentNet
+    from realtime_style_export.networks import StudentNet
 
     torch.manual_seed(0)
     net = StudentNet().eval()

@@ -91,7 +91,7 @@ def test_training_lightness_and_band_match_the_measure():
 
 
 def test_large_motion_stability_runs_and_counts_only_kept_pixels():
-    from export.networks import StudentNet
+    from realtime_style_export.networks import StudentNet
     from realtime_style.training.losses import stability_loss
 
     net = StudentNet().eval()
@@ -105,7 +105,7 @@ def test_large_motion_stability_runs_and_counts_only_kept_pixels():
 
 # -- growing a student, and loading one back -------------------------------------------------
 def test_a_grown_student_computes_exactly_what_it_grew_from():
-    from export.networks import StudentNet
+    from realtime_style_export.networks import StudentNet
 
     torch.manual_seed(0)
     net = StudentNet()
@@ -133,9 +133,9 @@ def test_a_grown_student_computes_exactly_what_it_grew_from():
 
 
 def test_a_student_loads_back_from_its_onnx(tmp_path):
-    from export.checkpoints import LoadedModel, load, load_student_onnx
-    from export.networks import StudentNet
-    from export.onnx_export import export_model
+    from realtime_style_export.checkpoints import LoadedModel, load, load_student_onnx
+    from realtime_style_export.networks import StudentNet
+    from realtime_style_export.onnx_export import export_model
     from realtime_style.engine import InferenceOptions, StyleEngine
     from realtime_style.metrics import psnr
 
@@ -177,8 +177,8 @@ def photos(tmp_path):
 
 
 def test_teacher_cache_paints_once_and_crops_in_place(tmp_path, photos):
-    from export.checkpoints import load_ml5
-    from export.onnx_export import export_model
+    from realtime_style_export.checkpoints import load_ml5
+    from realtime_style_export.onnx_export import export_model
     from realtime_style.engine import InferenceOptions, StyleEngine
     from realtime_style.errors import InputError
     from realtime_style.training import teacher_cache
@@ -212,8 +212,8 @@ def test_teacher_cache_paints_once_and_crops_in_place(tmp_path, photos):
 
 
 def test_whole_photo_batches_are_of_one_size_and_count_every_pixel(tmp_path, photos):
-    from export.checkpoints import load_ml5
-    from export.onnx_export import export_model
+    from realtime_style_export.checkpoints import load_ml5
+    from realtime_style_export.onnx_export import export_model
     from realtime_style.training import teacher_cache
 
     teacher = load_ml5(write_ml5_folder(tmp_path / "teacher", seed=3))
@@ -246,8 +246,8 @@ def _find(photo, crop):
 
 
 def test_distill_grows_a_student_on_cached_teacher_paintings(tmp_path, photos, model_home):
-    from export.checkpoints import load_checkpoint
-    from export.networks import StudentNet
+    from realtime_style_export.checkpoints import load_checkpoint
+    from realtime_style_export.networks import StudentNet
 
     teacher = write_ml5_folder(tmp_path / "teacher", seed=3)
     start = tmp_path / "start"

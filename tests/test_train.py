@@ -40,7 +40,7 @@ def train(*args):
 
 
 def weights(path):
-    from export.checkpoints import load_checkpoint
+    from realtime_style_export.checkpoints import load_checkpoint
 
     return load_checkpoint(path).module.state_dict()
 
@@ -97,7 +97,7 @@ def test_ddp_two_cpu_processes(setup):
     assert "2 processes (gloo, cpu)" in err and "step 3/3" in err
     assert err.count("step 3/3") == 1 and err.count("wrote ") == 1  # rank 0 alone reports
     # both ranks ended with the same weights (checked across processes), and they are the checkpoint's
-    from export.checkpoints import load_checkpoint
+    from realtime_style_export.checkpoints import load_checkpoint
     from realtime_style.training.device import weights_digest
 
     line = next(x for x in err.splitlines() if "weights identical on all 2 processes" in x)

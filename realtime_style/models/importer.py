@@ -1,7 +1,7 @@
 """`models import`: a teacher checkpoint or a contract-following ONNX file into the registry.
 
-PyTorch formats go through the one export path in ``export/`` (imported lazily: it needs
-torch); ONNX files are checked by starting a real session and reading their signature.
+PyTorch formats go through the one export path in ``export/`` (imported as ``realtime_style_export``,
+lazily: it needs torch); ONNX files are checked by starting a real session and reading their signature.
 """
 
 from __future__ import annotations
@@ -12,29 +12,14 @@ from pathlib import Path
 from realtime_style.errors import ModelError
 from realtime_style.models import registry
 from realtime_style.models.catalogue import ML5_LICENSE, ML5_STYLES
+from realtime_style.models.formats import FORMATS, detect_format
 
-FORMATS = ("auto", "ml5", "pytorch-examples", "checkpoint", "onnx")
 
 
 @dataclasses.dataclass
 class ImportResult:
     record: registry.ModelRecord
     detail: str  # how it was verified
-
-
-def detect_format(path: Path) -> str:
-    if path.is_dir():
-        if (path / "manifest.json").is_file():
-            return "ml5"
-        raise ModelError(f"{path} is a directory without manifest.json; not an ml5 checkpoint")
-    suffix = path.suffix.lower()
-    if suffix == ".onnx":
-        return "onnx"
-    if suffix in (".pth", ".pt", ".model"):
-        return "pytorch-examples"
-    if suffix in (".safetensors", ".json"):
-        return "checkpoint"  # ours: NAME.safetensors + NAME.json
-    raise ModelError(f"cannot tell the format of {path}; pass --format ml5|pytorch-examples|onnx")
 
 
 def import_model(path: str | Path, name: str, fmt: str = "auto", *, precision: str = "fp32",
@@ -86,11 +71,11 @@ def _import_onnx(path: Path, name: str) -> tuple[bytes, str]:
 
 
 def _import_checkpoint(path: Path, name: str, fmt: str, precision: str, real_images) -> tuple[bytes, str]:
-    from export import require_torch
+    from realtime_style_export import require_torch
 
     require_torch()
-    from export.checkpoints import load
-    from export.onnx_export import export_model
+    from realtime_style_export.checkpoints import load
+    from realtime_style_export.onnx_export import export_model
 
     loaded = load(path, fmt)
     meta: dict[str, str] = {}

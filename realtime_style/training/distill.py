@@ -21,8 +21,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from export.checkpoints import LoadedModel, load
-from export.networks import build
+from realtime_style_export.checkpoints import LoadedModel, load
+from realtime_style_export.networks import build
 from realtime_style.errors import InputError
 from realtime_style.training.data import PhotoCrops
 from realtime_style.training.loop import (Checkpointer, Progress, check_out, cosine_tail_lr, run_steps, sample_inputs,
@@ -195,7 +195,7 @@ def build_student(config: DistillConfig) -> torch.nn.Module:
 
 def cached_pairs(config: DistillConfig, teacher_model: LoadedModel, note: Callable[[str], None]):
     """The teacher cache of this run, built first where photos are missing."""
-    from export.onnx_export import export_model
+    from realtime_style_export.onnx_export import export_model
     from realtime_style.training import teacher_cache
 
     cache = Path(config.teacher_cache)

@@ -5,7 +5,7 @@ update function (loss -> optimiser step); this module does the rest.
 
 Checkpoint layout (``export`` reads the first two):
 - ``NAME.safetensors`` + ``NAME.json``: the network's weights, architecture and metadata
-  (``export.checkpoints.save_checkpoint``);
+  (``realtime_style_export.checkpoints.save_checkpoint``);
 - ``NAME.state.pt``: the step, the run's config, and the state of everything else that
   ``--resume`` needs (optimisers, critic, gradient scaler, random generators). Only ever read
   with ``torch.load(weights_only=True)``.
@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import torch
 
-from export.checkpoints import load_checkpoint, save_checkpoint
+from realtime_style_export.checkpoints import load_checkpoint, save_checkpoint
 from realtime_style.errors import ModelError
 from realtime_style.fsutil import atomic_path
 from realtime_style.interrupt import Interrupt

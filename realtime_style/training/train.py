@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 import torch
 
-from export.networks import ARCHITECTURES, build
+from realtime_style_export.networks import ARCHITECTURES, build
 from realtime_style.errors import InputError, ModelError
 from realtime_style.training import device as devices
 from realtime_style.training.data import PhotoCrops
