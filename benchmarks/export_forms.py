@@ -19,8 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -35,10 +33,10 @@ def ms_per_frame(session, x, n: int) -> float:
 def main() -> None:
     import onnxruntime as ort
 
-    from realtime_style_export.checkpoints import load
-    from realtime_style_export.onnx_export import to_onnx
     from realtime_style.metrics import psnr
     from realtime_style.testcard import card_image
+    from realtime_style_export.checkpoints import load
+    from realtime_style_export.onnx_export import to_onnx
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint", type=Path, default=ROOT.parent / "shared/data/teachers/ml5/wave")

@@ -26,13 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
-from realtime_style.engine.timing import model_fps  # noqa: E402
-from realtime_style.live.controls import LiveControls  # noqa: E402
-from realtime_style.live.job import Hardware, LiveConfig, live_smoothing, run_live  # noqa: E402
-from realtime_style.temporal.smoother import DEFAULT_STRENGTH  # noqa: E402
-from realtime_style.live.styles import StyleSwitcher  # noqa: E402
-from realtime_style.models import registry  # noqa: E402
+from realtime_style.engine import InferenceOptions, StyleEngine
+from realtime_style.engine.timing import model_fps
+from realtime_style.live.controls import LiveControls
+from realtime_style.live.job import Hardware, LiveConfig, live_smoothing, run_live
+from realtime_style.live.styles import StyleSwitcher
+from realtime_style.models import registry
+from realtime_style.temporal.smoother import DEFAULT_STRENGTH
 
 
 def rss_mb() -> float:

@@ -30,11 +30,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
-from realtime_style.engine.timing import model_fps  # noqa: E402
-from realtime_style.io.images import list_images, read_image  # noqa: E402
-from realtime_style.metrics import border_mask, eval_size, lowpass_psnr, stroke_correlation, texture_ratio  # noqa: E402
-from realtime_style.temporal.warping import DENOMINATOR, RANGE, read_flo, warping_error  # noqa: E402
+from realtime_style.engine import InferenceOptions, StyleEngine
+from realtime_style.engine.timing import model_fps
+from realtime_style.io.images import list_images, read_image
+from realtime_style.metrics import border_mask, eval_size, lowpass_psnr, stroke_correlation, texture_ratio
+from realtime_style.temporal.warping import DENOMINATOR, RANGE, read_flo, warping_error
 
 SINTEL_PAIRS = [  # (frames dir, frame a, frame b, ground-truth dir, flow name)
     ("alley_1_clean", 2, 3, "alley_1_gt", "frame_0002"),

@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from realtime_style_export.checkpoints import load_checkpoint  # noqa: E402
-from realtime_style_export.onnx_export import export_model  # noqa: E402
 from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
 from realtime_style.training.distill import DistillConfig  # noqa: E402
+from realtime_style_export.checkpoints import load_checkpoint  # noqa: E402
+from realtime_style_export.onnx_export import export_model  # noqa: E402
 
 RECIPES = ROOT / "realtime_style" / "models" / "recipes"
 BUILTIN = ROOT / "realtime_style" / "models" / "builtin"

@@ -24,10 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from smoothing_cost import frames_of  # noqa: E402
+
 from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
 from realtime_style.models import registry  # noqa: E402
 from realtime_style.temporal import smoother  # noqa: E402
-from smoothing_cost import frames_of  # noqa: E402
 
 VARIANTS = {
     "full": {},

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from model_card import teacher_engine  # noqa: E402
+
 from realtime_style.engine import StyleEngine  # noqa: E402
 from realtime_style.io.images import list_images, read_image  # noqa: E402
 from realtime_style.metrics import eval_size, stroke_correlation  # noqa: E402

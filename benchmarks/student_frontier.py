@@ -120,8 +120,8 @@ def main() -> None:
 
 
 def train_cache(args) -> None:
-    from realtime_style_export.checkpoints import load
     from realtime_style.training.distill import DistillConfig, cached_pairs
+    from realtime_style_export.checkpoints import load
 
     config = DistillConfig(teacher=str(args.teacher), data=str(args.data), out="", teacher_cache=str(args.cache),
                            crop=args.crop)

@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from contact_sheet import label, write_jpeg  # noqa: E402
 from model_card import teacher_engine as ml5_teacher  # noqa: E402
+
 from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
 from realtime_style.models import registry  # noqa: E402
 

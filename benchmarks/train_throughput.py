@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import cv2  # noqa: E402
 import torch  # noqa: E402
-
 from conftest import write_vgg16  # noqa: E402  (the tests' random torchvision-format VGG16)
+
 from realtime_style.testcard import card_image  # noqa: E402
 from realtime_style.training.train import TrainConfig, run  # noqa: E402
 

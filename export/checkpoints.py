@@ -19,11 +19,10 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from realtime_style_export.networks import EngstromNet, TransformerNet, build
 from realtime_style.errors import ModelError
 from realtime_style.fsutil import atomic_path
 from realtime_style.models.formats import detect_format
-
+from realtime_style_export.networks import EngstromNet, TransformerNet, build
 
 
 @dataclasses.dataclass
@@ -122,7 +121,7 @@ def load_pytorch_examples(path: str | Path) -> LoadedModel:
     path = Path(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - unpickling errors come in many types
+    except Exception as exc:
         raise ModelError(f"{path} is not a PyTorch state dict that loads with weights_only=True: {exc}") from exc
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
@@ -179,7 +178,7 @@ def load_checkpoint(path: str | Path) -> LoadedModel:
         state = load_file(str(weights))
     except FileNotFoundError as exc:
         raise ModelError(f"checkpoint {weights} does not exist") from exc
-    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
+    except Exception as exc:
         raise ModelError(f"{weights} is not a realtime-style checkpoint: {exc}") from exc
     if not isinstance(record, dict) or "arch" not in record:
         raise ModelError(f"{weights} has no architecture record ({sidecar.name} missing)")
@@ -202,7 +201,7 @@ def load_student_onnx(path: str | Path) -> LoadedModel:
     path = Path(path)
     try:
         model = onnx.load(str(path))
-    except Exception as exc:  # noqa: BLE001 - protobuf and OS errors alike
+    except Exception as exc:
         raise ModelError(f"{path} is not a readable ONNX file: {exc}") from exc
     meta = {p.key: p.value for p in model.metadata_props}
     if meta.get("arch") != "student":

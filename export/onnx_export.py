@@ -24,14 +24,14 @@ import numpy as np
 import onnx
 import torch
 
-from realtime_style_export.checkpoints import LoadedModel
 from realtime_style import __version__
 from realtime_style.engine.session import cpu_session
 from realtime_style.errors import ModelError
-from realtime_style.metrics import format_db, psnr
 from realtime_style.fsutil import write_bytes_atomic
+from realtime_style.metrics import format_db, psnr
 from realtime_style.models.fp16 import convert_to_fp16
 from realtime_style.testcard import card_image
+from realtime_style_export.checkpoints import LoadedModel
 
 MAX_ABS_DIFF = 2  # uint8 levels: float rounding may flip a value at a .5 boundary
 MIN_PSNR_DB = 50.0

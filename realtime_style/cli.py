@@ -68,7 +68,7 @@ def reports_errors(fn):
                 raise
             _err(f"error: {exc}")
             raise typer.Exit(1) from None
-        except Exception as exc:  # noqa: BLE001 - a bug: still one line unless --debug
+        except Exception as exc:
             if _state["debug"]:
                 raise
             _err(f"error: internal error ({type(exc).__name__}: {exc}); rerun with --debug for the traceback")
@@ -250,8 +250,8 @@ def export_cmd(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing OUTPUT.")] = False,
 ) -> None:
     """Export a PyTorch checkpoint to a style-model ONNX file, verified before it is kept."""
-    from realtime_style_export import require_torch
     from realtime_style.errors import OutputError
+    from realtime_style_export import require_torch
 
     out = Path(output)
     if out.suffix.lower() != ".onnx":

@@ -14,7 +14,6 @@ from __future__ import annotations
 import glob
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -144,7 +143,7 @@ def _cpu_model() -> str:
 
 
 def _ffmpeg_versions() -> dict[str, str]:
-    import av  # noqa: PLC0415
+    import av
 
     out: dict[str, str] = {}
     libs = getattr(av, "library_versions", None) or {}
@@ -164,7 +163,7 @@ def _versions() -> dict[str, Any]:
     v["python"] = platform.python_version()
     v["python_executable"] = sys.executable
     try:
-        import realtime_style  # noqa: PLC0415
+        import realtime_style
 
         v["realtime_style"] = str(getattr(realtime_style, "__version__", "unknown"))
     except Exception:
@@ -202,7 +201,7 @@ def machine_info(timeout_s: float = 5.0) -> dict[str, Any]:
         "versions": {k: v[k] for k in ("onnxruntime", "opencv", "numpy", "python", "realtime_style")},
     }
     try:
-        import onnxruntime as ort  # noqa: PLC0415
+        import onnxruntime as ort
 
         build = getattr(ort, "get_build_info", lambda: "")()
         info["onnxruntime_build"] = build
@@ -222,7 +221,7 @@ def build_probe_model() -> bytes:
 
     IR version 8 / opset 17 is accepted by every ONNX Runtime release since 1.13.
     """
-    from onnx import TensorProto, helper  # noqa: PLC0415
+    from onnx import TensorProto, helper
 
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
@@ -238,7 +237,7 @@ def build_probe_model() -> bytes:
 
 
 def _provider_lists() -> tuple[list[str], list[str]]:
-    import onnxruntime as ort  # noqa: PLC0415
+    import onnxruntime as ort
 
     available = list(ort.get_available_providers())
     try:
@@ -249,8 +248,8 @@ def _provider_lists() -> tuple[list[str], list[str]]:
 
 
 def _try_session(name: str, model: bytes) -> dict[str, Any]:
-    import numpy as np  # noqa: PLC0415
-    import onnxruntime as ort  # noqa: PLC0415
+    import numpy as np
+    import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
@@ -385,7 +384,7 @@ def _gpu(timeout_s: float) -> dict[str, Any]:
 
 def _has_codec(name: str, mode: str) -> tuple[bool, str]:
     try:
-        import av  # noqa: PLC0415
+        import av
 
         av.codec.Codec(name, mode)
         return True, ""
@@ -394,8 +393,9 @@ def _has_codec(name: str, mode: str) -> tuple[bool, str]:
 
 
 def _nvenc_smoke_test() -> None:
-    import av  # noqa: PLC0415
-    from fractions import Fraction  # noqa: PLC0415
+    from fractions import Fraction
+
+    import av
 
     ctx = av.CodecContext.create("h264_nvenc", "w")
     ctx.width = _NVENC_TEST_SIZE
@@ -423,7 +423,7 @@ class _av_error_logging:
         self._prev: Any = None
         self._changed = False
         try:
-            import av.logging  # noqa: PLC0415
+            import av.logging
 
             self._prev = av.logging.get_level()
             av.logging.set_level(av.logging.ERROR)
@@ -435,7 +435,7 @@ class _av_error_logging:
     def __exit__(self, *exc: Any) -> None:
         if self._changed:
             try:
-                import av.logging  # noqa: PLC0415
+                import av.logging
 
                 av.logging.set_level(self._prev)
             except Exception:
@@ -507,7 +507,7 @@ def _display() -> dict[str, Any]:
     gui_backend = None
     gui_details: list[str] = []
     try:
-        import cv2  # noqa: PLC0415
+        import cv2
 
         info = cv2.getBuildInformation()
         lines = info.splitlines()
@@ -556,7 +556,7 @@ def _camera_candidates(probe_cameras: int) -> tuple[list[int], str | None]:
 
 
 def _probe_cameras_into(indices: list[int], found: list[dict[str, Any]], failed: list[dict[str, Any]], done: list[int]) -> None:
-    import cv2  # noqa: PLC0415
+    import cv2
 
     for i in indices:
         cap = None
@@ -646,7 +646,7 @@ def _home() -> dict[str, Any]:
     if env:
         path, source = os.path.expanduser(env), "REALTIME_STYLE_HOME"
     else:
-        import platformdirs  # noqa: PLC0415
+        import platformdirs
 
         path, source = platformdirs.user_data_dir("realtime-style"), "platformdirs"
     writable, detail = _is_writable(path)
@@ -661,7 +661,7 @@ def _home() -> dict[str, Any]:
 def _section(fn: Callable[[], Any], fallback: Callable[[str], Any]) -> Any:
     try:
         return fn()
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
         return fallback(_err(exc))

@@ -3,9 +3,8 @@ and the shared data folder (tests that need it skip when it is absent)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx

@@ -16,10 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import make_style_model
 from onnx import TensorProto
 from typer.testing import CliRunner
 
-from conftest import make_style_model
 from realtime_style.cli import app
 
 runner = CliRunner()

@@ -28,10 +28,10 @@ import av
 import cv2
 import numpy as np
 import pytest
-from typer.testing import CliRunner
-
 from clips import audio_packets, corrupt_packets, decode, make_audio_only, make_clip, picture
 from conftest import SHARED
+from typer.testing import CliRunner
+
 from realtime_style.cli import app
 
 runner = CliRunner()

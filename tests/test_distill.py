@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import write_ml5_folder
 from typer.testing import CliRunner
 
-from conftest import write_ml5_folder
 from realtime_style.cli import app
 from realtime_style.testcard import card_image
 

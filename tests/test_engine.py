@@ -6,14 +6,14 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from conftest import make_style_model
 from onnx import TensorProto, helper
 
-from conftest import make_style_model
 from realtime_style.engine import InferenceOptions, StyleEngine, geometry
 from realtime_style.engine.adjust import blend_strength, preserve_color
 from realtime_style.engine.providers import CPU, CUDA, TENSORRT, candidates
-from realtime_style.testcard import card_image
 from realtime_style.errors import ModelError, ProviderError
+from realtime_style.testcard import card_image
 
 CPU_ONLY = InferenceOptions(provider="cpu")
 

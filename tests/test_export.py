@@ -9,15 +9,15 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-
 from conftest import ml5_dir, write_ml5_folder
+from reference_ml5 import load_ml5_variables, ml5_forward
+
+from realtime_style.errors import ModelError
+from realtime_style.metrics import psnr
+from realtime_style.testcard import card_image
 from realtime_style_export.checkpoints import load, load_ml5, load_pytorch_examples, save_checkpoint
 from realtime_style_export.networks import EngstromNet, TransformerNet
 from realtime_style_export.onnx_export import UInt8RGB, export_model
-from realtime_style.metrics import psnr
-from realtime_style.errors import ModelError
-from realtime_style.testcard import card_image
-from reference_ml5 import load_ml5_variables, ml5_forward
 
 # The keys of pytorch/examples' fast_neural_style TransformerNet (a sample of each kind).
 PYTORCH_EXAMPLES_KEYS = [
@@ -211,6 +211,7 @@ def test_ml5_converter_matches_float64_reference_on_synthetic_weights(tmp_path, 
 @pytest.fixture(scope="module")
 def chicago(request):
     from conftest import SHARED
+
     from realtime_style.io.images import read_image
 
     path = SHARED / "images" / "content" / "engstrom_chicago.jpg"

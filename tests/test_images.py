@@ -11,9 +11,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import make_style_model
 from typer.testing import CliRunner
 
-from conftest import make_style_model
 from realtime_style.cli import app
 from realtime_style.io.images import read_image, write_image
 

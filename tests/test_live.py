@@ -17,9 +17,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import make_style_model
 from typer.testing import CliRunner
 
-from conftest import make_style_model
 from realtime_style.cli import app
 from realtime_style.engine import InferenceOptions, StyleEngine
 from realtime_style.errors import InputError, OutputError
@@ -28,8 +28,8 @@ from realtime_style.io.frames import Frame
 from realtime_style.io.live_sources import ReplaySource, SyntheticSource
 from realtime_style.live.controls import LiveControls
 from realtime_style.live.job import Hardware, LiveConfig, run_live
-from realtime_style.live.outputs import LiveSink, VirtualCamera, letterbox
-from realtime_style.live.stats import LatencyHistogram, LiveCounters
+from realtime_style.live.outputs import VirtualCamera, letterbox
+from realtime_style.live.stats import LatencyHistogram
 from realtime_style.live.styles import StyleSwitcher
 from realtime_style.pipeline import Pipeline
 
@@ -207,8 +207,9 @@ def make_frame_dir(path: Path, n: int, h=24, w=32) -> Path:
 
 
 def test_replay_is_paced_at_the_file_rate_and_loops(tmp_path):
-    from realtime_style.convert_job import open_source
     from fractions import Fraction
+
+    from realtime_style.convert_job import open_source
 
     d = make_frame_dir(tmp_path / "frames", 5)
     src = ReplaySource(d, lambda p: open_source(p, audio=False, fps=Fraction(50)), loop=True, size=(16, 12))

@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import write_ml5_folder
 from typer.testing import CliRunner
 
-from conftest import write_ml5_folder
 from realtime_style.cli import app
 from realtime_style.metrics import border_mask, eval_size, lowpass_psnr, stroke_band, stroke_correlation
 from realtime_style.testcard import card_image
@@ -91,8 +91,8 @@ def test_training_lightness_and_band_match_the_measure():
 
 
 def test_large_motion_stability_runs_and_counts_only_kept_pixels():
-    from realtime_style_export.networks import StudentNet
     from realtime_style.training.losses import stability_loss
+    from realtime_style_export.networks import StudentNet
 
     net = StudentNet().eval()
     x = torch.from_numpy(np.stack([painting(64, 64, s) for s in range(3)])).permute(0, 3, 1, 2).float()
@@ -133,11 +133,11 @@ def test_a_grown_student_computes_exactly_what_it_grew_from():
 
 
 def test_a_student_loads_back_from_its_onnx(tmp_path):
+    from realtime_style.engine import InferenceOptions, StyleEngine
+    from realtime_style.metrics import psnr
     from realtime_style_export.checkpoints import LoadedModel, load, load_student_onnx
     from realtime_style_export.networks import StudentNet
     from realtime_style_export.onnx_export import export_model
-    from realtime_style.engine import InferenceOptions, StyleEngine
-    from realtime_style.metrics import psnr
 
     torch.manual_seed(1)
     net = StudentNet().grown(head_blocks=1, photo_skip=True, head_width=16)
@@ -177,11 +177,11 @@ def photos(tmp_path):
 
 
 def test_teacher_cache_paints_once_and_crops_in_place(tmp_path, photos):
-    from realtime_style_export.checkpoints import load_ml5
-    from realtime_style_export.onnx_export import export_model
     from realtime_style.engine import InferenceOptions, StyleEngine
     from realtime_style.errors import InputError
     from realtime_style.training import teacher_cache
+    from realtime_style_export.checkpoints import load_ml5
+    from realtime_style_export.onnx_export import export_model
 
     teacher = load_ml5(write_ml5_folder(tmp_path / "teacher", seed=3))
     data, _ = export_model(teacher, None, name="t")
@@ -212,9 +212,9 @@ def test_teacher_cache_paints_once_and_crops_in_place(tmp_path, photos):
 
 
 def test_whole_photo_batches_are_of_one_size_and_count_every_pixel(tmp_path, photos):
+    from realtime_style.training import teacher_cache
     from realtime_style_export.checkpoints import load_ml5
     from realtime_style_export.onnx_export import export_model
-    from realtime_style.training import teacher_cache
 
     teacher = load_ml5(write_ml5_folder(tmp_path / "teacher", seed=3))
     data, _ = export_model(teacher, None, name="t")

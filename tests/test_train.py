@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT, write_photos
 from typer.testing import CliRunner
 
-from conftest import ROOT, write_photos
 from realtime_style.cli import app
 from realtime_style.testcard import card_image
 
@@ -97,8 +97,8 @@ def test_ddp_two_cpu_processes(setup):
     assert "2 processes (gloo, cpu)" in err and "step 3/3" in err
     assert err.count("step 3/3") == 1 and err.count("wrote ") == 1  # rank 0 alone reports
     # both ranks ended with the same weights (checked across processes), and they are the checkpoint's
-    from realtime_style_export.checkpoints import load_checkpoint
     from realtime_style.training.device import weights_digest
+    from realtime_style_export.checkpoints import load_checkpoint
 
     line = next(x for x in err.splitlines() if "weights identical on all 2 processes" in x)
     assert weights_digest(load_checkpoint(out.with_suffix(".safetensors")).module)[:16] in line

@@ -7,14 +7,20 @@ import hashlib
 
 import pytest
 import torch
+from conftest import vgg16_state, write_vgg16
 from typer.testing import CliRunner
 
-from conftest import vgg16_state, write_vgg16
 from realtime_style.cli import app
 from realtime_style.errors import InputError, ModelError
 from realtime_style.training import vgg as vggmod
-from realtime_style.training.vgg import (PerceptualLoss, VGG16Features, gram_matrix, load_vgg16, total_variation,
-                                         vgg16_weights)
+from realtime_style.training.vgg import (
+    PerceptualLoss,
+    VGG16Features,
+    gram_matrix,
+    load_vgg16,
+    total_variation,
+    vgg16_weights,
+)
 
 
 def test_gram_matrix_by_hand():

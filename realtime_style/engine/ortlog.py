@@ -37,7 +37,7 @@ class CapturedOutput:
         self._buffer: Any = None
 
     def __enter__(self) -> "CapturedOutput":
-        import io  # noqa: PLC0415
+        import io
 
         for stream in (sys.stdout, sys.stderr):
             try:

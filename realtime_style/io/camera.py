@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 import cv2
 
 from realtime_style.errors import InputError
-from realtime_style.io.frames import Frame, LIVE_TIME_BASE
+from realtime_style.io.frames import LIVE_TIME_BASE, Frame
 
 CaptureFactory = Callable[[int], Any]  # index -> an object with cv2.VideoCapture's methods
 

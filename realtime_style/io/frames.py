@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-
 LIVE_TIME_BASE = Fraction(1, 1000)  # live sources stamp frames in milliseconds since the start
 
 

@@ -15,7 +15,6 @@ from realtime_style.models.catalogue import ML5_LICENSE, ML5_STYLES
 from realtime_style.models.formats import FORMATS, detect_format
 
 
-
 @dataclasses.dataclass
 class ImportResult:
     record: registry.ModelRecord
@@ -51,7 +50,7 @@ def _import_onnx(path: Path, name: str) -> tuple[bytes, str]:
     data = path.read_bytes()
     try:
         model = onnx.load_from_string(data)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise ModelError(f"{path} is not an ONNX file: {type(exc).__name__}") from exc
     if any(init.data_location == onnx.TensorProto.EXTERNAL for init in model.graph.initializer):
         raise ModelError(f"{path} keeps its weights in external data; re-export it with the weights inside")

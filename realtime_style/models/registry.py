@@ -64,7 +64,7 @@ def read_metadata(path: Path) -> tuple[dict[str, str], str]:
 
     try:
         model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # noqa: BLE001 - protobuf decode errors vary
+    except Exception as exc:
         raise ModelError(f"{path} is not a readable ONNX file: {exc}") from exc
     meta = {p.key: p.value for p in model.metadata_props}
     size = "dynamic"

@@ -9,9 +9,8 @@ joins the process group (NCCL on GPUs, gloo on CPUs); rank 0 alone writes and lo
 from __future__ import annotations
 
 import contextlib
-import gc
-
 import dataclasses
+import gc
 import hashlib
 import os
 from typing import Callable, TypeVar

@@ -21,14 +21,31 @@ from typing import Callable
 import numpy as np
 import torch
 
-from realtime_style_export.checkpoints import LoadedModel, load
-from realtime_style_export.networks import build
 from realtime_style.errors import InputError
 from realtime_style.training.data import PhotoCrops
-from realtime_style.training.loop import (Checkpointer, Progress, check_out, cosine_tail_lr, run_steps, sample_inputs,
-                                          sample_sheet_path, seed_everything, set_lr, write_sample_sheet)
-from realtime_style.training.losses import (MOTIONS, PatchCritic, detail_loss, fidelity_loss, lowpass_loss,
-                                            stability_loss, stroke_loss)
+from realtime_style.training.loop import (
+    Checkpointer,
+    Progress,
+    check_out,
+    cosine_tail_lr,
+    run_steps,
+    sample_inputs,
+    sample_sheet_path,
+    seed_everything,
+    set_lr,
+    write_sample_sheet,
+)
+from realtime_style.training.losses import (
+    MOTIONS,
+    PatchCritic,
+    detail_loss,
+    fidelity_loss,
+    lowpass_loss,
+    stability_loss,
+    stroke_loss,
+)
+from realtime_style_export.checkpoints import LoadedModel, load
+from realtime_style_export.networks import build
 
 
 @dataclasses.dataclass
@@ -195,8 +212,8 @@ def build_student(config: DistillConfig) -> torch.nn.Module:
 
 def cached_pairs(config: DistillConfig, teacher_model: LoadedModel, note: Callable[[str], None]):
     """The teacher cache of this run, built first where photos are missing."""
-    from realtime_style_export.onnx_export import export_model
     from realtime_style.training import teacher_cache
+    from realtime_style_export.onnx_export import export_model
 
     cache = Path(config.teacher_cache)
     teacher_id = teacher_model.metadata.get("source", str(config.teacher))

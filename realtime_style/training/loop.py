@@ -26,10 +26,10 @@ import cv2
 import numpy as np
 import torch
 
-from realtime_style_export.checkpoints import load_checkpoint, save_checkpoint
 from realtime_style.errors import ModelError
 from realtime_style.fsutil import atomic_path
 from realtime_style.interrupt import Interrupt
+from realtime_style_export.checkpoints import load_checkpoint, save_checkpoint
 
 
 @dataclasses.dataclass

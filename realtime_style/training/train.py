@@ -29,14 +29,24 @@ import cv2
 import numpy as np
 import torch
 
-from realtime_style_export.networks import ARCHITECTURES, build
 from realtime_style.errors import InputError, ModelError
 from realtime_style.training import device as devices
 from realtime_style.training.data import PhotoCrops
-from realtime_style.training.loop import (Checkpointer, Progress, check_out, cosine_tail_lr, run_steps, sample_inputs,
-                                          sample_sheet_path, seed_everything, set_lr, write_sample_sheet)
+from realtime_style.training.loop import (
+    Checkpointer,
+    Progress,
+    check_out,
+    cosine_tail_lr,
+    run_steps,
+    sample_inputs,
+    sample_sheet_path,
+    seed_everything,
+    set_lr,
+    write_sample_sheet,
+)
 from realtime_style.training.losses import PatchCritic, stability_loss
 from realtime_style.training.vgg import PerceptualLoss, load_vgg16, vgg16_weights
+from realtime_style_export.networks import ARCHITECTURES, build
 
 DEFAULT_CONTENT_WEIGHT = 1e5
 DEFAULT_STYLE_WEIGHT = 1e10

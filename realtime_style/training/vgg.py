@@ -127,7 +127,7 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
                 state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
             except RuntimeError:  # files in the legacy (non-zip) format cannot be mapped
                 state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - unpickling and header errors come in many types
+    except Exception as exc:
         raise ModelError(f"{path} is not a PyTorch state dict that loads with weights_only=True "
                          f"({type(exc).__name__}); {HINT}") from exc
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
