@@ -56,8 +56,8 @@ def torch_loop(module, video: Path, out: Path, frames: int) -> tuple[int, float]
 
 
 def ours(onnx_path: Path, video: Path, out: Path, frames: int) -> tuple[int, float, int]:
-    from realtime_style.convert_job import convert
     from realtime_style.engine import InferenceOptions, StyleEngine
+    from realtime_style.jobs.convert import convert
 
     engine = StyleEngine(onnx_path, InferenceOptions(provider="cpu", workers=0))  # as `convert` runs it
     start = time.perf_counter()

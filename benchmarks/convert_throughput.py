@@ -27,10 +27,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from realtime_style.convert_job import convert  # noqa: E402
 from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
 from realtime_style.engine.timing import model_fps  # noqa: E402
 from realtime_style.io.video_file import EncodeSettings  # noqa: E402
+from realtime_style.jobs.convert import convert  # noqa: E402
 from realtime_style.testcard import card_image  # noqa: E402
 from realtime_style_export.checkpoints import LoadedModel  # noqa: E402
 from realtime_style_export.networks import build  # noqa: E402

@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from smoothing_quality import known_motion_clips, sequences  # noqa: E402
 
-from realtime_style.eval_job import ground_truth  # noqa: E402
 from realtime_style.io.images import list_images  # noqa: E402
+from realtime_style.jobs.evaluate import ground_truth  # noqa: E402
 from realtime_style.temporal import smoother  # noqa: E402
 
 

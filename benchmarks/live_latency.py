@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from realtime_style.engine import InferenceOptions, StyleEngine
 from realtime_style.engine.timing import model_fps
+from realtime_style.jobs.live import Hardware, LiveConfig, live_smoothing, run_live
 from realtime_style.live.controls import LiveControls
-from realtime_style.live.job import Hardware, LiveConfig, live_smoothing, run_live
 from realtime_style.live.styles import StyleSwitcher
 from realtime_style.models import registry
 from realtime_style.temporal.smoother import DEFAULT_STRENGTH

@@ -28,9 +28,9 @@ import cv2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from realtime_style.convert_job import convert  # noqa: E402
 from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
 from realtime_style.io.live_sources import SyntheticSource  # noqa: E402
+from realtime_style.jobs.convert import convert  # noqa: E402
 from realtime_style.models import registry  # noqa: E402
 from realtime_style.temporal.smoother import DEFAULT_STRENGTH, Smoother  # noqa: E402
 
@@ -39,7 +39,7 @@ def frames_of(clip: Path | None, n: int, size=(640, 360)):
     if clip is None:
         scene = SyntheticSource(size)
         return [scene.render(i) for i in range(n)]
-    from realtime_style.convert_job import open_source
+    from realtime_style.jobs.convert import open_source
 
     src = open_source(clip, audio=False, fps=Fraction(25))
     out = []

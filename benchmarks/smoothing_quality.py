@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
-from realtime_style.eval_job import evaluate, find_gt_flow  # noqa: E402
 from realtime_style.io.images import list_images, read_image  # noqa: E402
+from realtime_style.jobs.evaluate import evaluate, find_gt_flow  # noqa: E402
 from realtime_style.metrics import texture_energy  # noqa: E402
 from realtime_style.models import registry  # noqa: E402
 from realtime_style.temporal.smoother import DEFAULT_STRENGTH, Smoother  # noqa: E402

@@ -219,7 +219,7 @@ def image(
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
 ) -> None:
     """Stylize still images; outputs keep each input's size, alpha and bit depth."""
-    from realtime_style.image_job import plan_tasks, run_tasks
+    from realtime_style.jobs.image import plan_tasks, run_tasks
 
     tasks = plan_tasks(inputs, output, overwrite=overwrite)
     engine = build_engine(style, provider, precision, max_side, strength, preserve_color, threads)
@@ -302,8 +302,8 @@ def convert(
     """Stylize a video frame by frame: same frames, size, timestamps; audio kept."""
     from fractions import Fraction
 
-    from realtime_style.convert_job import convert as run_convert
     from realtime_style.io.video_file import EncodeSettings
+    from realtime_style.jobs.convert import convert as run_convert
 
     engine = build_engine(style, provider, precision, max_side, strength, preserve_color, threads, workers,
                           one_size=True)
@@ -368,8 +368,8 @@ def live(
     """Stylize a webcam (or a file played as one) live: window, virtual camera, recording."""
     from pathlib import Path
 
+    from realtime_style.jobs.live import LiveConfig, default_live_smoothing, live_smoothing, run_live
     from realtime_style.live.controls import LiveControls
-    from realtime_style.live.job import LiveConfig, default_live_smoothing, live_smoothing, run_live
     from realtime_style.live.styles import StyleSwitcher
     from realtime_style.models import registry
 
@@ -422,7 +422,7 @@ def eval_command(
     """Warping error (Lai et al. 2018) of the stylized clip: smoothed, per-frame, and the input's floor."""
     import json
 
-    from realtime_style.eval_job import evaluate
+    from realtime_style.jobs.evaluate import evaluate
 
     engine = build_engine(style, provider, precision, max_side, strength, preserve_color, threads, workers=1,
                           one_size=input_is_video(input))
@@ -772,10 +772,10 @@ def bench(
     """Model-only and pipeline FPS with latency percentiles, per style x size x provider x precision."""
     import json
 
-    from realtime_style.bench_job import MODES, BenchPlan, report, run
     from realtime_style.doctor import machine_info
     from realtime_style.engine.options import PROVIDERS
     from realtime_style.fsutil import write_bytes_atomic
+    from realtime_style.jobs.bench import MODES, BenchPlan, report, run
     from realtime_style.models import registry
 
     modes = list(MODES) if mode == "both" else [_choice(mode, MODES, "--mode")]
@@ -812,7 +812,7 @@ def bench_compare(
     """Compare bench results across machines, providers and precisions."""
     from pathlib import Path
 
-    from realtime_style import bench_compare as bc
+    from realtime_style.jobs import bench_compare as bc
 
     runs = bc.load(files)
     if markdown or not plot:

@@ -405,7 +405,7 @@ def test_frame_limit_on_a_directory(work, tiny_model):
 # -- atomic writes and --overwrite ----------------------------------------------------------------
 @pytest.mark.parametrize("name", ["styled.mp4", "styled"])
 def test_output_is_written_under_a_temporary_name_then_renamed(work, tiny_model, name):
-    from realtime_style.convert_job import convert as run_convert
+    from realtime_style.jobs.convert import convert as run_convert
 
     src, dst = work / "in.mp4", work / "out" / name
     make_clip(src, frames=10)

@@ -335,7 +335,7 @@ def test_one_size_streams_ask_cuda_for_an_exhaustive_conv_search():
 
 
 def test_live_smoothing_defaults_on_with_a_gpu_engine_and_off_on_the_cpu():
-    from realtime_style.live.job import default_live_smoothing
+    from realtime_style.jobs.live import default_live_smoothing
     from realtime_style.temporal.smoother import DEFAULT_STRENGTH
 
     gpu = StyleEngine(make_style_model(), InferenceOptions(), session_factory=fake_factory(loads={CUDA}),

@@ -26,8 +26,8 @@ from realtime_style.errors import InputError, OutputError
 from realtime_style.io.camera import CameraSource
 from realtime_style.io.frames import Frame
 from realtime_style.io.live_sources import ReplaySource, SyntheticSource
+from realtime_style.jobs.live import Hardware, LiveConfig, run_live
 from realtime_style.live.controls import LiveControls
-from realtime_style.live.job import Hardware, LiveConfig, run_live
 from realtime_style.live.outputs import VirtualCamera, letterbox
 from realtime_style.live.stats import LatencyHistogram
 from realtime_style.live.styles import StyleSwitcher
@@ -209,7 +209,7 @@ def make_frame_dir(path: Path, n: int, h=24, w=32) -> Path:
 def test_replay_is_paced_at_the_file_rate_and_loops(tmp_path):
     from fractions import Fraction
 
-    from realtime_style.convert_job import open_source
+    from realtime_style.jobs.convert import open_source
 
     d = make_frame_dir(tmp_path / "frames", 5)
     src = ReplaySource(d, lambda p: open_source(p, audio=False, fps=Fraction(50)), loop=True, size=(16, 12))

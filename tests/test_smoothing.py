@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from realtime_style.cli import DEFAULT_SMOOTH, app
-from realtime_style.eval_job import evaluate, find_gt_flow
+from realtime_style.jobs.evaluate import evaluate, find_gt_flow
 from realtime_style.metrics import lowpass_psnr, texture_ratio
 from realtime_style.temporal.smoother import DEFAULT_STRENGTH, Smoother
 from realtime_style.temporal.warping import write_flo

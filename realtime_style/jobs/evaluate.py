@@ -136,7 +136,7 @@ class _DisReference:
 
 def evaluate(input_path: str | os.PathLike, stylize: Callable[[np.ndarray], np.ndarray], *, smooth: float = 0.0,
              flow: str = "dis", frame_limit: int = 0) -> EvalReport:
-    from realtime_style.convert_job import open_source
+    from realtime_style.jobs.convert import open_source
 
     input_path = Path(input_path)
     if flow not in FLOWS:

@@ -76,8 +76,8 @@ def open_live_source(config: LiveConfig, hardware: Hardware, on_note: Callable[[
     if not path.exists():
         raise InputError(f"--source {spec!r}: no such file or directory (give a camera index, a video file, "
                          "a frame directory or 'synthetic')")
-    from realtime_style.convert_job import open_source
     from realtime_style.io.live_sources import ReplaySource
+    from realtime_style.jobs.convert import open_source
 
     fps = Fraction(config.fps).limit_denominator(1001) if config.fps else Fraction(25)
     return ReplaySource(path, lambda p: open_source(p, audio=False, fps=fps), loop=config.loop,
