@@ -1,14 +1,15 @@
-"""The command line. Parses options, builds objects, reports errors; no logic of its own.
+"""The command line: parses options into a job's options, runs the job, prints its result.
 
-Every failure the user can act on is a StyleError, printed as one ``error: ...`` line with
-exit code 1 (tracebacks only after ``--debug``); Ctrl-C exits 130.
+Each command's work is a job in ``realtime_style/jobs/`` (an options dataclass and ``run``);
+this module only parses, delegates and prints. Every failure the user can act on is a
+StyleError, printed as one ``error: ...`` line with exit code 1 (tracebacks only after
+``--debug``); Ctrl-C exits 130. This is the only module that prints for the user.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -16,7 +17,7 @@ from typing import Annotated, Optional
 import typer
 
 from realtime_style import __version__
-from realtime_style.errors import StyleError
+from realtime_style.errors import QuietExit, StyleError
 
 app = typer.Typer(
     name="realtime-style",
@@ -33,6 +34,10 @@ _state = {"debug": False}
 
 def _err(message: str) -> None:
     typer.echo(message, err=True)
+
+
+def _note(message: str) -> None:
+    _err(f"note: {message}")
 
 
 def _version(value: bool) -> None:
@@ -58,6 +63,8 @@ def reports_errors(fn):
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.TyperException):  # usage errors keep exit 2
             raise
+        except QuietExit as exc:
+            raise typer.Exit(exc.code) from None
         except KeyboardInterrupt:
             if _state["debug"]:
                 raise
@@ -90,21 +97,6 @@ SmoothOpt = Annotated[float, typer.Option(min=0.0, max=1.0, help="Temporal smoot
                                           "(0 = off, exactly the per-frame output).")]
 
 
-def input_is_video(path: str) -> bool:
-    """A video file has one frame size; a frame directory may not."""
-    from pathlib import Path
-
-    return Path(path).is_file()
-
-
-def _smoothing_stages(smooth: float) -> list:
-    if smooth <= 0:
-        return []
-    from realtime_style.temporal.smoother import Smoother
-
-    return [("smooth", Smoother(smooth))]
-
-
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
     value = value.lower()
     if value not in allowed:
@@ -112,50 +104,16 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
     return value
 
 
-def build_engine(style, provider, precision, max_side, strength, preserve_color, threads, workers=1, one_size=False,
-                 spin=True):
-    from realtime_style.engine import InferenceOptions, StyleEngine
+def _engine(style, *, provider, precision, max_side, strength, preserve_color, threads, workers=1):
+    """The shared inference options, parsed into what a job asks of the engine."""
+    from realtime_style.engine import InferenceOptions
+    from realtime_style.engine.factory import EngineSpec
     from realtime_style.engine.options import PRECISIONS, PROVIDERS
-    from realtime_style.models import registry
 
-    options = InferenceOptions(
-        provider=_choice(provider, PROVIDERS, "--provider"),
-        precision=_choice(precision, PRECISIONS, "--precision"),
-        max_side=max_side,
-        strength=strength,
-        preserve_color=preserve_color,
-        threads=threads,
-        workers=workers,
-        one_size=one_size,
-        spin=spin,
-    )
-    model = registry.resolve_style(style)
-    engine = StyleEngine(model, options, cache_dir=registry.home() / "trt_cache")
-    for note in engine.notes:
-        _err(f"note: {note}")
-    if engine.fallbacks and (_state["debug"] or _gpu_present()):
-        for why in engine.fallbacks:
-            _err(f"note: {why}")
-    return engine
-
-
-def _nvenc_for(codec: str, engine) -> bool:
-    """For --codec auto: NVENC when the network runs on a GPU and NVENC encodes a test frame."""
-    if codec != "auto" or engine.provider == "cpu" or not _gpu_present():
-        return False
-    from realtime_style.doctor import nvenc_usable
-
-    ok, why = nvenc_usable()
-    if not ok:
-        _err(f"note: encoding with libx264: NVENC is not usable ({why})")
-    return ok
-
-
-def _gpu_present() -> bool:
-    """An NVIDIA device node exists: then a failed GPU provider is worth mentioning."""
-    import glob
-
-    return bool(glob.glob("/dev/nvidia[0-9]*")) or sys.platform == "win32"
+    options = InferenceOptions(provider=_choice(provider, PROVIDERS, "--provider"),
+                               precision=_choice(precision, PRECISIONS, "--precision"), max_side=max_side,
+                               strength=strength, preserve_color=preserve_color, threads=threads, workers=workers)
+    return EngineSpec(style, options, verbose=_state["debug"])
 
 
 def _parse_size(text: Optional[str]) -> Optional[tuple[int, int]]:
@@ -172,12 +130,6 @@ def _parse_size(text: Optional[str]) -> Optional[tuple[int, int]]:
 
 
 VerifyOpt = Annotated[Optional[list[str]], typer.Option(help="Real images to verify the export on (repeatable).")]
-
-
-def _read_rgb(paths: Optional[list[str]]) -> list:
-    from realtime_style.io.images import read_image
-
-    return [(p, read_image(p).rgb) for p in paths or []]
 
 
 def _progress():
@@ -219,28 +171,35 @@ def image(
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
 ) -> None:
     """Stylize still images; outputs keep each input's size, alpha and bit depth."""
-    from realtime_style.jobs.image import plan_tasks, run_tasks
+    from realtime_style.jobs import image as job
 
-    tasks = plan_tasks(inputs, output, overwrite=overwrite)
-    engine = build_engine(style, provider, precision, max_side, strength, preserve_color, threads)
-    if len(tasks) == 1:
-        run_tasks(engine, tasks)
-    else:
-        with _progress() as progress:
-            bar = progress.add_task("stylizing", total=len(tasks))
-            run_tasks(engine, tasks, on_done=lambda _t: progress.advance(bar))
-    where = tasks[0].target if len(tasks) == 1 else tasks[0].target.parent
-    _err(f"wrote {len(tasks)} image{'s' if len(tasks) > 1 else ''} to {where} ({engine.provider}, {engine.precision})")
+    spec = _engine(style, provider=provider, precision=precision, max_side=max_side, strength=strength,
+                   preserve_color=preserve_color, threads=threads)
+    with _progress() as progress:
+        bar = None
+
+        def start(total: int) -> None:
+            nonlocal bar
+            if total > 1:
+                bar = progress.add_task("stylizing", total=total)
+
+        result = job.run(job.ImageOptions(tuple(inputs), output, spec, overwrite), on_note=_note, on_start=start,
+                         on_done=lambda _t: bar is not None and progress.advance(bar))
+    plural = "s" if result.written > 1 else ""
+    _err(f"wrote {result.written} image{plural} to {result.where} ({result.provider}, {result.precision})")
 
 
 # -- export ----------------------------------------------------------------------------------
 @app.command("export")
 @reports_errors
 def export_cmd(
-    checkpoint: Annotated[str, typer.Argument(help="Our .safetensors checkpoint, a pytorch/examples .pth, or an ml5 directory.")],
+    checkpoint: Annotated[str, typer.Argument(help="Our .safetensors checkpoint, a pytorch/examples .pth, or an "
+                                              "ml5 directory.")],
     output: Annotated[str, typer.Argument(help="The .onnx file to write.", metavar="OUTPUT.onnx")],
-    precision: Annotated[str, typer.Option(help="fp32|fp16 (fp16 keeps uint8 I/O, gated on PSNR against fp32).")] = "fp32",
-    size: Annotated[Optional[str], typer.Option(help="WxH for a static export (default: dynamic height and width).")] = None,
+    precision: Annotated[str, typer.Option(help="fp32|fp16 (fp16 keeps uint8 I/O, gated on PSNR against "
+                                           "fp32).")] = "fp32",
+    size: Annotated[Optional[str], typer.Option(help="WxH for a static export (default: dynamic height and "
+                                                "width).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="auto|ml5|pytorch-examples|checkpoint")] = "auto",
     name: Annotated[Optional[str], typer.Option(help="Model name in the metadata (default: the file's stem).")] = None,
     license: Annotated[Optional[str], typer.Option(help="Licence of the weights, for the metadata.")] = None,
@@ -250,28 +209,14 @@ def export_cmd(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing OUTPUT.")] = False,
 ) -> None:
     """Export a PyTorch checkpoint to a style-model ONNX file, verified before it is kept."""
-    from realtime_style.errors import OutputError
-    from realtime_style_export import require_torch
+    from realtime_style.jobs import export as job
 
-    out = Path(output)
-    if out.suffix.lower() != ".onnx":
-        raise OutputError(f"{out} must end in .onnx")
-    if out.exists() and not overwrite:
-        raise OutputError(f"{out} exists; pass --overwrite to replace it")
-    fixed = _parse_size(size)
-    precision = _choice(precision, ("fp32", "fp16"), "--precision")
-    reals = _read_rgb(verify_image)
-    require_torch()
-    from realtime_style_export.checkpoints import load
-    from realtime_style_export.onnx_export import export_model
-
-    loaded = load(checkpoint, fmt)
-    meta = {"license": license, "artwork": artwork, "source": source}
-    _, report = export_model(
-        loaded, out, name=name or out.stem, precision=precision, size=fixed, metadata=meta, real_images=reals
-    )
-    _err(f"wrote {out} ({report.bytes / 1e6:.1f} MB, {precision}, {'dynamic size' if not fixed else size})")
-    _err(report.summary())
+    result = job.run(job.ExportOptions(
+        checkpoint, output, precision=_choice(precision, ("fp32", "fp16"), "--precision"), size=_parse_size(size),
+        fmt=fmt, name=name, license=license, artwork=artwork, source=source, verify_images=tuple(verify_image or ()),
+        overwrite=overwrite))
+    _err(f"wrote {result.path} ({result.bytes / 1e6:.1f} MB, {precision}, {size if size else 'dynamic size'})")
+    _err(result.summary)
 
 
 # -- convert ---------------------------------------------------------------------------------
@@ -290,7 +235,8 @@ def convert(
     workers: Annotated[int, typer.Option(min=0, help="Frames inferred at once (0 = automatic: one per CPU core "
                                           "on the CPU provider).")] = 0,
     codec: Annotated[str, typer.Option(help="Video encoder: auto (h264_nvenc when the network runs on a GPU "
-                                       "and NVENC works here, else libx264), libx264, libx265, h264_nvenc, ...")] = "auto",
+                                       "and NVENC works here, else libx264), libx264, libx265, h264_nvenc, "
+                                       "...")] = "auto",
     crf: Annotated[int, typer.Option(min=0, max=51, help="Quality (lower is better; nvenc: cq).")] = 18,
     preset: Annotated[str, typer.Option(help="x264/x265 speed preset (slower presets: smaller files).")] = "superfast",
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop the audio streams.")] = False,
@@ -300,31 +246,20 @@ def convert(
     smooth: SmoothOpt = DEFAULT_SMOOTH,
 ) -> None:
     """Stylize a video frame by frame: same frames, size, timestamps; audio kept."""
-    from fractions import Fraction
+    from realtime_style.jobs import convert as job
 
-    from realtime_style.io.video_file import EncodeSettings
-    from realtime_style.jobs.convert import convert as run_convert
-
-    engine = build_engine(style, provider, precision, max_side, strength, preserve_color, threads, workers,
-                          one_size=True)
-    noted = len(engine.notes)
+    spec = _engine(style, provider=provider, precision=precision, max_side=max_side, strength=strength,
+                   preserve_color=preserve_color, threads=threads, workers=workers)
+    options = job.ConvertOptions(input, output, spec, codec=codec, crf=crf, preset=preset, audio=not no_audio,
+                                 frame_limit=frame_limit, fps=fps, overwrite=overwrite, smooth=smooth)
     with _progress() as progress:
         bar = progress.add_task("converting", total=None)
-        result = run_convert(
-            input, output, engine,
-            settings=EncodeSettings(codec=codec, crf=crf, preset=preset, nvenc=_nvenc_for(codec, engine)),
-            audio=not no_audio, frame_limit=frame_limit, overwrite=overwrite,
-            fps=Fraction(fps).limit_denominator(1001),
-            on_start=lambda total: progress.update(bar, total=total or None),
-            on_frame=lambda _f: progress.advance(bar),
-            extra_stages=_smoothing_stages(smooth),
-        )
-    for note in engine.notes[noted:]:  # what the engine learnt during the run (a per-size session failed, ...)
-        _err(f"note: {note}")
-    audio = f", {result.audio_streams} audio stream{'s' if result.audio_streams != 1 else ''} kept" \
-        if result.audio_streams else ""
+        result = job.run(options, on_note=_note, on_start=lambda total: progress.update(bar, total=total or None),
+                         on_frame=lambda _f: progress.advance(bar))
+    streams = result.audio_streams
+    audio = f", {streams} audio stream{'s' if streams != 1 else ''} kept" if streams else ""
     summary = (f"{result.frames} frames in {result.stats.wall_s:.1f} s ({result.stats.fps:.1f} fps, "
-               f"{engine.provider}){audio}")
+               f"{result.provider}){audio}")
     if result.interrupted:
         _err(f"interrupted: kept a playable {result.output} with the first {summary}")
         raise typer.Exit(130)
@@ -359,39 +294,25 @@ def live(
     stats: Annotated[Optional[str], typer.Option(help="Write run statistics as JSON here when the run ends.")] = None,
     virtual_cam: Annotated[bool, typer.Option("--virtual-cam", help="Send the stylized stream to a virtual "
                                               "camera (v4l2loopback / OBS), 1280x720 at 30 fps.")] = False,
-    record: Annotated[Optional[str], typer.Option(help="Also write the stylized stream to this .mp4/.mkv/.mov.")] = None,
+    record: Annotated[Optional[str], typer.Option(help="Also write the stylized stream to this "
+                                                  ".mp4/.mkv/.mov.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --record file.")] = False,
     smooth: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help=f"Temporal smoothing (default: "
                                                     f"{DEFAULT_SMOOTH} when the network runs on a GPU, off on "
                                                     f"the CPU; the `s` key toggles {DEFAULT_SMOOTH}).")] = None,
 ) -> None:
     """Stylize a webcam (or a file played as one) live: window, virtual camera, recording."""
-    from pathlib import Path
-
-    from realtime_style.jobs.live import LiveConfig, default_live_smoothing, live_smoothing, run_live
-    from realtime_style.live.controls import LiveControls
-    from realtime_style.live.styles import StyleSwitcher
-    from realtime_style.models import registry
+    from realtime_style.jobs import live as job
 
     wh = _parse_size(size)
-    config = LiveConfig(source=source, size=(wh[1], wh[0]) if wh else None, fps=fps, loop=loop, mirror=mirror,
-                        headless=headless, max_frames=max_frames, duration_s=duration,
-                        stats_path=Path(stats) if stats else None, virtual_cam=virtual_cam,
-                        record=Path(record) if record else None, overwrite=overwrite)
-    first = style or registry.default_name()
-    # Smoothing asked for from the start shares the CPU with the network: its threads then
-    # sleep instead of spinning while they wait (benchmarks/RESULTS.md, live latency). Fixed
-    # here, so every style loaded later is built the same way.
-    spin = not smooth
-    switcher = StyleSwitcher(registry.names(), first, lambda name: build_engine(
-        name, provider, precision, max_side, strength, preserve_color, threads, workers=1, one_size=True,
-        spin=spin))
-    if smooth is None:
-        smooth = default_live_smoothing(switcher.engine.providers_active)
-    controls = LiveControls(strength=strength, preserve_color=preserve_color, side_by_side=side_by_side,
-                            smooth=smooth, smooth_on_value=smooth or DEFAULT_SMOOTH)
-    result = run_live(config, switcher, controls, stages=[("smooth", live_smoothing(controls))],
-                      on_note=lambda m: _err(f"note: {m}"))
+    spec = _engine(style, provider=provider, precision=precision, max_side=max_side, strength=strength,
+                   preserve_color=preserve_color, threads=threads)
+    config = job.LiveConfig(source=source, size=(wh[1], wh[0]) if wh else None, fps=fps, loop=loop, mirror=mirror,
+                            headless=headless, max_frames=max_frames, duration_s=duration,
+                            stats_path=Path(stats) if stats else None, virtual_cam=virtual_cam,
+                            record=Path(record) if record else None, overwrite=overwrite, engine=spec,
+                            side_by_side=side_by_side, smooth=smooth)
+    result = job.run(config, on_note=_note)
     s = result.stats
     lat = s["latency_ms"]
     _err(f"{s['frames_displayed']} of {s['frames_captured']} frames shown at {s['fps']:.1f} fps "
@@ -420,31 +341,17 @@ def eval_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Warping error (Lai et al. 2018) of the stylized clip: smoothed, per-frame, and the input's floor."""
-    import json
+    from realtime_style.jobs import evaluate as job
 
-    from realtime_style.jobs.evaluate import evaluate
-
-    engine = build_engine(style, provider, precision, max_side, strength, preserve_color, threads, workers=1,
-                          one_size=input_is_video(input))
-    report = evaluate(input, engine.stylize, smooth=smooth, flow=_choice(flow, ("dis", "gt"), "--flow"),
-                      frame_limit=frame_limit)
-    data = report.to_json()
+    spec = _engine(style, provider=provider, precision=precision, max_side=max_side, strength=strength,
+                   preserve_color=preserve_color, threads=threads)
+    report = job.run(job.EvalOptions(input, spec, smooth=smooth, flow=_choice(flow, job.FLOWS, "--flow"),
+                                     frame_limit=frame_limit), on_note=_note)
     if as_json:
-        typer.echo(json.dumps(data, indent=2))
+        typer.echo(json.dumps(report.to_json(), indent=2))
         return
-    typer.echo(f"warping error E_warp ({data['range']}; denominator: {data['denominator']}; flow: {data['flow']})")
-    typer.echo(f"{'pair':<40} {'input':>10} {'per-frame':>10}" + (f" {'smoothed':>10}" if smooth > 0 else ""))
-    for p in report.pairs:
-        row = f"{p.a + ' -> ' + p.b:<40} {p.input:>10.6f} {p.unsmoothed:>10.6f}"
-        typer.echo(row + (f" {p.smoothed:>10.6f}" if p.smoothed is not None else ""))
-    summary = (f"mean over {data['pairs']} pairs: input {data['warping_error_input']:.6f} (floor), "
-               f"per-frame {data['warping_error_unsmoothed']:.6f}")
-    if smooth > 0:
-        sv = data["smoothed_vs_unsmoothed"]
-        summary += (f", smoothed ({smooth:g}) {data['warping_error']:.6f} = {data['ratio_to_unsmoothed']:.2f} of "
-                    f"per-frame; smoothed vs per-frame: low-pass PSNR {sv['lowpass_psnr_db']} dB, texture ratio "
-                    f"{sv['texture_ratio']}; scene cuts {data['scene_cuts']}")
-    typer.echo(summary + f"; {data['fps']:.1f} fps ({engine.provider})")
+    for line in job.table_lines(report):
+        typer.echo(line)
 
 
 # -- distill ---------------------------------------------------------------------------------
@@ -490,21 +397,16 @@ def distill(
     cache_photos: Annotated[int, typer.Option(min=1, help="Photos painted into --teacher-cache.")] = 400,
 ) -> None:
     """Distil a teacher into a fast, steady student network."""
-    from realtime_style_export import require_torch
+    from realtime_style.jobs import training
 
-    require_torch()
-    from realtime_style.training.distill import DistillConfig, run
-
-    config = DistillConfig(teacher=teacher, data=data, out=out, arch=arch, steps=steps, batch=batch, crop=crop,
-                           lr=lr, temporal_weight=temporal_weight, adversarial_weight=adversarial_weight,
-                           gram_weight=gram_weight, feature_weight=feature_weight, detail_weight=detail_weight,
-                           seed=seed, checkpoint_every=checkpoint_every,
-                           sample_every=sample_every, threads=threads, init=init, mid_blocks=mid_blocks,
-                           head_blocks=head_blocks, head_width=head_width, photo_skip=photo_skip,
-                           stroke_weight=stroke_weight, lowpass_weight=lowpass_weight, motion=motion, teacher_cache=teacher_cache,
-                           cache_photos=cache_photos)
-
-    path = run(config, resume=resume, on_progress=_training_progress, on_note=lambda m: _err(f"note: {m}"))
+    path = training.distill(
+        resume=resume, on_progress=_training_progress, on_note=_note,
+        teacher=teacher, data=data, out=out, arch=arch, steps=steps, batch=batch, crop=crop, lr=lr,
+        temporal_weight=temporal_weight, adversarial_weight=adversarial_weight, gram_weight=gram_weight,
+        feature_weight=feature_weight, detail_weight=detail_weight, seed=seed, checkpoint_every=checkpoint_every,
+        sample_every=sample_every, threads=threads, init=init, mid_blocks=mid_blocks, head_blocks=head_blocks,
+        head_width=head_width, photo_skip=photo_skip, stroke_weight=stroke_weight, lowpass_weight=lowpass_weight,
+        motion=motion, teacher_cache=teacher_cache, cache_photos=cache_photos)
     _err(f"wrote {path} (export it with `realtime-style export {path} STYLE.onnx`)")
 
 
@@ -522,14 +424,6 @@ VggOpt = Annotated[Optional[str], typer.Option(help="torchvision's vgg16 weights
 DeviceOpt = Annotated[str, typer.Option(help="auto|cpu|cuda (auto: the GPU when PyTorch sees one).")]
 TUNING = ("Weights: only their ratios matter much (Adam). More texture: raise --style-weight 3x at a time; "
           "more of the photo: raise --content-weight; speckle or checkerboards: raise --tv-weight.")
-
-
-def _torchrun_rank() -> int:
-    """This process's rank under torchrun (0 otherwise): only rank 0 reports."""
-    try:
-        return int(os.environ.get("RANK", "0") or 0)
-    except ValueError:
-        return 0
 
 
 @app.command()
@@ -575,39 +469,18 @@ def train(
 
     Ctrl-C saves a checkpoint; --resume continues the run.
     """
-    from realtime_style_export import require_torch
+    from realtime_style.jobs import training
 
-    require_torch()
-    from realtime_style.training.train import TrainConfig, run
-
-    config = TrainConfig(style_image=style_image, data=data, out=out, vgg_weights=vgg_weights, arch=arch.lower(),
-                         steps=steps, batch=batch, size=size, lr=lr, content_weight=content_weight,
-                         style_weight=style_weight, tv_weight=tv_weight, style_size=style_size,
-                         temporal_weight=temporal_weight, adversarial_weight=adversarial_weight, seed=seed,
-                         checkpoint_every=checkpoint_every, sample_every=sample_every, log_every=log_every,
-                         threads=threads, device=device.lower(), precision=precision.lower())
-    if _torchrun_rank() > 0:  # the other processes of a torchrun launch: rank 0 says everything
-        try:
-            run(config, resume=resume)
-        except StyleError:
-            raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            raise typer.Exit(130) from None
-        _leave_process_group_run()
-        return
-    path = run(config, resume=resume, on_progress=_training_progress, on_note=lambda m: _err(f"note: {m}"))
-    _err(f"wrote {path} (export it with `realtime-style export {path} STYLE.onnx`)")
-    _leave_process_group_run()
-
-
-def _leave_process_group_run() -> None:
-    """After a finished torchrun process (checkpoint written, group destroyed): exit now.
-    Gloo's worker threads can still hold tensors that interpreter shutdown frees without the
-    GIL, aborting the process (SIGABRT) after a good run; nothing is left to clean up."""
-    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+    path = training.train(
+        resume=resume, on_progress=_training_progress, on_note=_note,
+        style_image=style_image, data=data, out=out, vgg_weights=vgg_weights, arch=arch.lower(), steps=steps,
+        batch=batch, size=size, lr=lr, content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
+        style_size=style_size, temporal_weight=temporal_weight, adversarial_weight=adversarial_weight, seed=seed,
+        checkpoint_every=checkpoint_every, sample_every=sample_every, log_every=log_every, threads=threads,
+        device=device.lower(), precision=precision.lower())
+    if path is not None:  # rank 0 of a torchrun launch, or the only process, says everything
+        _err(f"wrote {path} (export it with `realtime-style export {path} STYLE.onnx`)")
+    training.leave_process_group()
 
 
 # -- optimize --------------------------------------------------------------------------------
@@ -636,17 +509,15 @@ def optimize(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
 ) -> None:
     """Style one photo by optimising its pixels (Gatys et al. 2016), with the VGG16 loss of `train`."""
-    from realtime_style_export import require_torch
+    from realtime_style.jobs import training
 
-    require_torch()
-    from realtime_style.training.optimize import OptimizeConfig, run
-
-    config = OptimizeConfig(content=content, style=style, out=output, vgg_weights=vgg_weights, steps=steps,
-                            optimizer=_choice(optimizer, ("lbfgs", "adam"), "--optimizer"), lr=lr, size=size,
-                            scales=scales, style_size=style_size, content_weight=content_weight,
-                            style_weight=style_weight, tv_weight=tv_weight, preserve_color=preserve_color,
-                            overwrite=overwrite, device=device.lower(), threads=threads, log_every=log_every)
-    result = run(config, on_progress=_training_progress, on_note=lambda m: _err(f"note: {m}"))
+    result = training.optimize(
+        on_progress=_training_progress, on_note=_note,
+        content=content, style=style, out=output, vgg_weights=vgg_weights, steps=steps,
+        optimizer=_choice(optimizer, ("lbfgs", "adam"), "--optimizer"), lr=lr, size=size, scales=scales,
+        style_size=style_size, content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
+        preserve_color=preserve_color, overwrite=overwrite, device=device.lower(), threads=threads,
+        log_every=log_every)
     w, h = result.size
     _err(f"wrote {result.path} ({w}x{h}; loss {result.first_loss:.4g} -> {result.final_loss:.4g} "
          f"in {result.seconds:.1f} s)")
@@ -699,7 +570,8 @@ def models_info(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False
 @models_app.command("import")
 @reports_errors
 def models_import(
-    path: Annotated[str, typer.Argument(help="An ml5 directory, a pytorch/examples .pth, our checkpoint, or an .onnx file.")],
+    path: Annotated[str, typer.Argument(help="An ml5 directory, a pytorch/examples .pth, our checkpoint, or an "
+                                        ".onnx file.")],
     name: Annotated[str, typer.Option(help="The name to use with --style.")],
     fmt: Annotated[str, typer.Option("--format", help="auto|ml5|pytorch-examples|checkpoint|onnx")] = "auto",
     precision: Annotated[str, typer.Option(help="fp32|fp16 for checkpoints.")] = "fp32",
@@ -707,11 +579,12 @@ def models_import(
     verify_image: VerifyOpt = None,
 ) -> None:
     """Convert and verify a pretrained style, then add it to the registry."""
+    from realtime_style.jobs.export import verification_images
     from realtime_style.models.importer import FORMATS, import_model
 
     result = import_model(path, name, _choice(fmt, FORMATS, "--format"),
                           precision=_choice(precision, ("fp32", "fp16"), "--precision"), overwrite=overwrite,
-                          real_images=_read_rgb(verify_image))
+                          real_images=verification_images(verify_image))
     _err(f"imported {name!r} ({result.record.arch}) to {result.record.path}")
     _err(result.detail)
 
@@ -770,33 +643,17 @@ def bench(
     json_path: Annotated[Optional[str], typer.Option("--json", help="Write the results as JSON here.")] = None,
 ) -> None:
     """Model-only and pipeline FPS with latency percentiles, per style x size x provider x precision."""
-    import json
-
-    from realtime_style.doctor import machine_info
     from realtime_style.engine.options import PROVIDERS
-    from realtime_style.fsutil import write_bytes_atomic
-    from realtime_style.jobs.bench import MODES, BenchPlan, report, run
+    from realtime_style.jobs import bench as job
     from realtime_style.models import registry
 
-    modes = list(MODES) if mode == "both" else [_choice(mode, MODES, "--mode")]
-    plan = BenchPlan(styles=style or [registry.default_name()], sizes=_sizes(sizes),
-                     providers=_list(providers, tuple(p for p in PROVIDERS if p != "auto"), "--providers"),
-                     precisions=_list(precisions, ("fp32", "fp16"), "--precisions"), modes=modes,
-                     frames=frames, warmup=warmup, threads=threads, smooth=smooth)
-
-    def show(r: dict) -> None:
-        head = f"{r['style']:<10} {r['size']:>9} {r['provider_requested']:<8} {r['precision']:<4} {r['mode']:<8}"
-        if r.get("error"):
-            _err(f"{head} did not run: {r['error']}")
-        else:
-            lat = r["latency_ms"]
-            _err(f"{head} {r['fps']:8.1f} fps  p50 {lat['p50']:.1f} ms  p95 {lat['p95']:.1f} ms  "
-                 f"[{', '.join(r['providers_active'])}]")
-
-    results = run(plan, registry.resolve_style, on_result=show, cache_dir=registry.home() / "trt_cache")
-    data = report(results, machine_info())
+    modes = list(job.MODES) if mode == "both" else [_choice(mode, job.MODES, "--mode")]
+    plan = job.BenchPlan(styles=style or [registry.default_name()], sizes=_sizes(sizes),
+                         providers=_list(providers, tuple(p for p in PROVIDERS if p != "auto"), "--providers"),
+                         precisions=_list(precisions, ("fp32", "fp16"), "--precisions"), modes=modes,
+                         frames=frames, warmup=warmup, threads=threads, smooth=smooth, json_path=json_path)
+    job.run_plan(plan, on_result=lambda r: _err(job.describe(r)))
     if json_path:
-        write_bytes_atomic(json_path, (json.dumps(data, indent=2) + "\n").encode())
         _err(f"wrote {json_path}")
 
 

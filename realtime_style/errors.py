@@ -30,3 +30,12 @@ class ProviderError(StyleError):
 
 class MissingExtra(StyleError):
     """A command needs an optional dependency group that is not installed."""
+
+
+class QuietExit(Exception):
+    """End the process with ``code`` and say nothing: a torchrun process other than rank 0,
+    whose errors rank 0 reports."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code

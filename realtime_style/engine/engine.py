@@ -28,6 +28,17 @@ from realtime_style.metrics import psnr
 FP16_MIN_PSNR_DB = 40.0  # an fp16 graph is used only if it stays this close to fp32
 
 
+class _Notes(list):
+    def __init__(self, on_note) -> None:
+        super().__init__()
+        self._on_note = on_note
+
+    def append(self, note: str) -> None:
+        super().append(note)
+        if self._on_note is not None:
+            self._on_note(note)
+
+
 class StyleEngine:
     """Stylizes RGB uint8 frames of any size; the output has the source's size.
 
@@ -42,12 +53,13 @@ class StyleEngine:
         cache_dir: Path | None = None,
         session_factory: SessionFactory | None = None,
         compiled_in: Callable[[], list[str]] | None = None,
+        on_note: Callable[[str], None] | None = None,
     ) -> None:
         self.options = options
         self.strength = options.strength
         self.preserve_color = options.preserve_color
         self.last_model_s = 0.0
-        self.notes: list[str] = []  # things the user should know (fp16 gates, ...)
+        self.notes: list[str] = _Notes(on_note)  # things the user should know (fp16 gates, ...)
         self.fallbacks: list[str] = []  # providers that `auto` tried and that did not load
         self._factory = session_factory
         data, self.source = read_model_bytes(model)

@@ -40,6 +40,7 @@ class BenchPlan:
     rounds: int = 5
     smooth: float = 0.8
     threads: int = 0
+    json_path: str | None = None  # where to write the report, if anywhere
 
 
 def percentiles(seconds: list[float]) -> dict[str, float]:
@@ -163,3 +164,29 @@ def run(plan: BenchPlan, resolve: Callable[[str], object], on_result: Callable[[
 
 def report(results: list[dict], machine: dict) -> dict:
     return {"schema_version": SCHEMA_VERSION, "machine": machine, "results": results}
+
+
+def run_plan(plan: BenchPlan, on_result: Callable[[dict], None] = lambda r: None) -> dict:
+    """``bench`` as the command runs it: styles from the registry, the report with the machine's
+    facts, written to ``plan.json_path`` when given."""
+    import json
+
+    from realtime_style.fsutil import write_bytes_atomic
+    from realtime_style.machine import machine_info
+    from realtime_style.models import registry
+
+    results = run(plan, registry.resolve_style, on_result=on_result, cache_dir=registry.home() / "trt_cache")
+    data = report(results, machine_info())
+    if plan.json_path:
+        write_bytes_atomic(plan.json_path, (json.dumps(data, indent=2) + "\n").encode())
+    return data
+
+
+def describe(r: dict) -> str:
+    """One line for one result, as `bench` prints it while it runs."""
+    head = f"{r['style']:<10} {r['size']:>9} {r['provider_requested']:<8} {r['precision']:<4} {r['mode']:<8}"
+    if r.get("error"):
+        return f"{head} did not run: {r['error']}"
+    lat = r["latency_ms"]
+    return (f"{head} {r['fps']:8.1f} fps  p50 {lat['p50']:.1f} ms  p95 {lat['p95']:.1f} ms  "
+            f"[{', '.join(r['providers_active'])}]")

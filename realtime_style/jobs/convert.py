@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Callable
 
 from realtime_style.engine import StyleEngine
+from realtime_style.engine.factory import EngineSpec, open_engine
 from realtime_style.errors import InputError, OutputError, StyleError
 from realtime_style.interrupt import Interrupt
 from realtime_style.io.frame_dir import FrameDirSink, FrameDirSource
 from realtime_style.io.frames import Frame
 from realtime_style.io.video_file import OUTPUT_SUFFIXES, EncodeSettings, VideoFileSink, VideoFileSource
 from realtime_style.pipeline import Pipeline, PipelineError, RunStats
+from realtime_style.temporal.smoother import DEFAULT_STRENGTH, Smoother
 
 
 @dataclasses.dataclass
@@ -24,6 +26,22 @@ class ConvertResult:
     stats: RunStats
     interrupted: bool
     audio_streams: int
+    provider: str = ""  # the engine's provider (cpu, cuda, tensorrt)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertOptions:
+    input: str  # a video file or a directory of frames
+    output: str  # a .mp4/.mkv/.mov file, or a directory for PNG frames
+    engine: EngineSpec = EngineSpec()
+    codec: str = "auto"  # auto: h264_nvenc when the network runs on a GPU and NVENC works, else libx264
+    crf: int = 18
+    preset: str = "superfast"
+    audio: bool = True
+    frame_limit: int = 0
+    fps: float = 25.0  # for a frame-directory input
+    overwrite: bool = False
+    smooth: float = DEFAULT_STRENGTH  # temporal smoothing; 0 = exactly the per-frame output
 
 
 def open_source(path: Path, *, audio: bool, fps: Fraction):
@@ -93,5 +111,45 @@ def convert(
         except PipelineError as exc:
             if isinstance(exc.error, StyleError):
                 raise type(exc.error)(f"{exc.error}; nothing was written") from exc.error
-            raise exc.error
+            raise exc.error from None
     return ConvertResult(output, stats.frames_out, stats, interrupt.fired, len(source.audio_streams))
+
+
+def _ignore(*_args) -> None:
+    pass
+
+
+def run(options: ConvertOptions, *, on_note: Callable[[str], None] = _ignore,
+        on_start: Callable[[int], None] | None = None,
+        on_frame: Callable[[Frame], None] | None = None) -> ConvertResult:
+    """``convert`` as the command runs it: the engine (one frame size), the encoder choice,
+    the smoothing stage, then the pipeline. Notes arrive through ``on_note`` as they happen."""
+    engine = open_engine(options.engine.with_options(one_size=True), on_note)
+    settings = EncodeSettings(codec=options.codec, crf=options.crf, preset=options.preset,
+                              nvenc=use_nvenc(options.codec, engine.provider, on_note))
+    result = convert(options.input, options.output, engine, settings=settings, audio=options.audio,
+                     frame_limit=options.frame_limit, overwrite=options.overwrite,
+                     fps=Fraction(options.fps).limit_denominator(1001), on_start=on_start, on_frame=on_frame,
+                     extra_stages=smoothing_stages(options.smooth))
+    return dataclasses.replace(result, provider=engine.provider)
+
+
+def use_nvenc(codec: str, provider: str, on_note: Callable[[str], None] = _ignore) -> bool:
+    """For ``--codec auto``: NVENC when the network runs on a GPU and NVENC encodes a test frame."""
+    from realtime_style.machine import gpu_present
+
+    if codec != "auto" or provider == "cpu" or not gpu_present():
+        return False
+    from realtime_style.io.codecs import nvenc_usable
+
+    ok, why = nvenc_usable()
+    if not ok:
+        on_note(f"encoding with libx264: NVENC is not usable ({why})")
+    return ok
+
+
+def smoothing_stages(strength: float) -> list[tuple[str, Callable[[Frame], Frame]]]:
+    """The temporal stage after the engine, or none at strength 0 (exactly the per-frame output)."""
+    if strength <= 0:
+        return []
+    return [("smooth", Smoother(strength))]

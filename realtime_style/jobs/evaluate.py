@@ -24,9 +24,10 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from realtime_style.engine.factory import EngineSpec, open_engine
 from realtime_style.errors import InputError
 from realtime_style.metrics import lowpass_psnr, texture_ratio
-from realtime_style.temporal.smoother import Smoother
+from realtime_style.temporal.smoother import DEFAULT_STRENGTH, Smoother
 from realtime_style.temporal.warping import DENOMINATOR, RANGE, occlusion_mask, read_flo, warping_error
 
 FLOWS = ("dis", "gt")
@@ -53,6 +54,7 @@ class EvalReport:
     lowpass_psnr_db: float | None  # smoothed vs per-frame output (ghosting), frames after the first
     texture_ratio: float | None  # smoothed / per-frame (blur), frames after the first
     scene_cuts: int
+    provider: str = ""  # the engine's, when the job opened it
 
     def mean(self, field: str) -> float:
         values = [getattr(p, field) for p in self.pairs]
@@ -197,3 +199,40 @@ def _pair(prev, cur, flow: str, reference, input_path: Path) -> PairResult | Non
     e_out = warping_error(out_a, out_b, f, valid).value if out_a is not None else None
     return PairResult(name_a, name_b, round(e_in.value, 7), round(e_raw.value, 7),
                       round(e_out, 7) if e_out is not None else None, e_in.valid_pixels)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalOptions:
+    input: str  # a video file, or a directory of frames (Sintel layout for flow="gt")
+    engine: EngineSpec = EngineSpec()
+    smooth: float = DEFAULT_STRENGTH
+    flow: str = "dis"
+    frame_limit: int = 0
+
+
+def run(options: EvalOptions, *, on_note: Callable[[str], None] = lambda _m: None) -> EvalReport:
+    """``eval`` as the command runs it (a video file has one frame size; a directory may not)."""
+    engine = open_engine(options.engine.with_options(workers=1, one_size=Path(options.input).is_file()), on_note)
+    report = evaluate(options.input, engine.stylize, smooth=options.smooth, flow=options.flow,
+                      frame_limit=options.frame_limit)
+    return dataclasses.replace(report, provider=engine.provider)
+
+
+def table_lines(report: EvalReport) -> list[str]:
+    """The human-readable report: a row per pair, then the means."""
+    data = report.to_json()
+    smoothed = report.smooth > 0
+    lines = [f"warping error E_warp ({data['range']}; denominator: {data['denominator']}; flow: {data['flow']})",
+             f"{'pair':<40} {'input':>10} {'per-frame':>10}" + (f" {'smoothed':>10}" if smoothed else "")]
+    for p in report.pairs:
+        row = f"{p.a + ' -> ' + p.b:<40} {p.input:>10.6f} {p.unsmoothed:>10.6f}"
+        lines.append(row + (f" {p.smoothed:>10.6f}" if p.smoothed is not None else ""))
+    summary = (f"mean over {data['pairs']} pairs: input {data['warping_error_input']:.6f} (floor), "
+               f"per-frame {data['warping_error_unsmoothed']:.6f}")
+    if smoothed:
+        sv = data["smoothed_vs_unsmoothed"]
+        summary += (f", smoothed ({report.smooth:g}) {data['warping_error']:.6f} = {data['ratio_to_unsmoothed']:.2f} "
+                    f"of per-frame; smoothed vs per-frame: low-pass PSNR {sv['lowpass_psnr_db']} dB, texture ratio "
+                    f"{sv['texture_ratio']}; scene cuts {data['scene_cuts']}")
+    lines.append(summary + f"; {data['fps']:.1f} fps ({report.provider})")
+    return lines

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from realtime_style.engine import StyleEngine
+from realtime_style.engine.factory import EngineSpec, open_engine
 from realtime_style.errors import InputError, OutputError
 from realtime_style.io.images import IMAGE_SUFFIXES, Picture, list_images, read_image, write_image
 
@@ -92,4 +93,35 @@ def run_tasks(engine: StyleEngine, tasks: list[ImageTask], on_done: Callable[[Im
     return len(tasks)
 
 
-__all__ = ["ImageTask", "Picture", "plan_tasks", "run_tasks"]
+@dataclasses.dataclass(frozen=True)
+class ImageOptions:
+    inputs: tuple[str, ...]  # image files and directories
+    output: str  # a file (one input) or a directory
+    engine: EngineSpec = EngineSpec()
+    overwrite: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageResult:
+    written: int
+    where: Path  # the file written, or the directory of several
+    provider: str
+    precision: str
+
+
+def _ignore(*_args) -> None:
+    pass
+
+
+def run(options: ImageOptions, *, on_note: Callable[[str], None] = _ignore,
+        on_start: Callable[[int], None] = _ignore, on_done: Callable[[ImageTask], None] = _ignore) -> ImageResult:
+    """Plan every output first (clashes refused before any work), then stylize in order."""
+    tasks = plan_tasks(options.inputs, options.output, overwrite=options.overwrite)
+    engine = open_engine(options.engine, on_note)
+    on_start(len(tasks))
+    written = run_tasks(engine, tasks, on_done=on_done)
+    where = tasks[0].target if len(tasks) == 1 else tasks[0].target.parent
+    return ImageResult(written, where, engine.provider, engine.precision)
+
+
+__all__ = ["ImageOptions", "ImageResult", "ImageTask", "Picture", "plan_tasks", "run", "run_tasks"]

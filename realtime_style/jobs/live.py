@@ -16,6 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
+from realtime_style.engine.factory import EngineSpec, open_engine
 from realtime_style.errors import InputError, OutputError
 from realtime_style.fsutil import write_bytes_atomic
 from realtime_style.interrupt import Interrupt
@@ -43,9 +44,12 @@ class LiveConfig:
     virtual_cam: bool = False
     record: Path | None = None
     overwrite: bool = False
+    engine: EngineSpec = EngineSpec()  # the first style, and how every style is run
+    side_by_side: bool = False
+    smooth: float | None = None  # None: default_live_smoothing() for the provider that loaded
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Hardware:
     """The hardware edges, replaceable in tests: camera, window toolkit, virtual camera."""
 
@@ -146,7 +150,7 @@ def run_live(config: LiveConfig, switcher: StyleSwitcher, controls: LiveControls
         try:
             stats = pipeline.run(on_idle=idle)
         except PipelineError as exc:
-            raise exc.error
+            raise exc.error from None
         finally:
             if window is not None:
                 window.close()
@@ -154,6 +158,28 @@ def run_live(config: LiveConfig, switcher: StyleSwitcher, controls: LiveControls
     if config.stats_path is not None:
         write_bytes_atomic(config.stats_path, (json.dumps(report, indent=2) + "\n").encode())
     return LiveResult(report, interrupt.fired, recorder.frames_written if recorder else 0)
+
+
+def run(config: LiveConfig, *, on_note: Callable[[str], None] = lambda _m: None,
+        hardware: Hardware = Hardware()) -> LiveResult:
+    """``live`` as the command runs it: the style switcher over every registered style (engines
+    built alike), the smoothing default for the provider that loaded, the window controls."""
+    from realtime_style.models import registry
+    from realtime_style.temporal.smoother import DEFAULT_STRENGTH
+
+    # Smoothing asked for from the start shares the CPU with the network: its threads then
+    # sleep instead of spinning while they wait (benchmarks/RESULTS.md, "live latency").
+    # Fixed here, so every style loaded later is built the same way.
+    spec = config.engine.with_options(workers=1, one_size=True, spin=not config.smooth)
+    switcher = StyleSwitcher(registry.names(), config.engine.style or registry.default_name(),
+                             lambda name: open_engine(dataclasses.replace(spec, style=name), on_note))
+    smooth = config.smooth
+    if smooth is None:
+        smooth = default_live_smoothing(switcher.engine.providers_active)
+    controls = LiveControls(strength=spec.options.strength, preserve_color=spec.options.preserve_color,
+                            side_by_side=config.side_by_side, smooth=smooth, smooth_on_value=smooth or DEFAULT_STRENGTH)
+    return run_live(config, switcher, controls, stages=[("smooth", live_smoothing(controls))], hardware=hardware,
+                    on_note=on_note)
 
 
 def default_live_smoothing(providers_active: list[str]) -> float:
