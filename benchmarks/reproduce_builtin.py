@@ -118,7 +118,7 @@ def main() -> None:
     report["architecture"] = {"config": getattr(loaded.module, "config", {})}
     report["training"] = {k: v for k, v in dataclasses.asdict(config).items()
                           if k not in ("teacher", "data", "out", "threads")}
-    from realtime_style.doctor import machine_info
+    from realtime_style.machine import machine_info
 
     info = machine_info()
     report["machine"] = f"{info['cpu']}, {info['cores']} cores"

@@ -131,9 +131,9 @@ def train_cache(args) -> None:
 def measure_all(files: dict[str, Path], args) -> dict:
     import model_card  # benchmarks/model_card.py
 
-    from realtime_style.doctor import machine_info
     from realtime_style.engine import InferenceOptions, StyleEngine
     from realtime_style.io.images import list_images
+    from realtime_style.machine import machine_info
 
     opts = InferenceOptions(provider="cpu")
     teacher = model_card.teacher_engine(args.teacher)
@@ -150,11 +150,13 @@ def measure_all(files: dict[str, Path], args) -> dict:
         fid = model_card.fidelity(engine, teacher, photos, probe_teacher=0)
         stab = model_card.stability(engine, teacher, sintel) if sintel.is_dir() else None
         growth, losses = CANDIDATES.get(name, ({}, {}))
-        rows[name] = {"growth": growth, "losses": losses, "fps": fps[name], "speedup": round(fps[name] / fps["teacher"], 1),
+        rows[name] = {"growth": growth, "losses": losses, "fps": fps[name],
+                      "speedup": round(fps[name] / fps["teacher"], 1),
                       "stroke_correlation": fid["stroke_correlation_mean"],
                       "lowpass_psnr_db": fid["lowpass_psnr_db_mean"], "texture_ratio": fid["texture_ratio_mean"],
                       "shift_probe": fid["shift_probe_student"],
-                      "stroke_border": fid["stroke_correlation_border"], "stroke_inner": fid["stroke_correlation_inner"],
+                      "stroke_border": fid["stroke_correlation_border"],
+                      "stroke_inner": fid["stroke_correlation_inner"],
                       "warping_over_teacher": stab["student_over_teacher_mean"] if stab else None}
     info = machine_info()
     return {"style": args.style, "steps": args.steps, "batch": args.batch, "crop": args.crop, "lr": args.lr,

@@ -67,7 +67,7 @@ def main() -> None:
         return
     timed = args.steps - args.warmup
     seconds = stamps[args.steps] - stamps[args.warmup]
-    from realtime_style.doctor import machine_info
+    from realtime_style.machine import machine_info
 
     info = machine_info()
     device = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else \

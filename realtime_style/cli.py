@@ -688,7 +688,7 @@ def doctor(as_json: JsonOpt = False) -> None:
 
     report = collect()
     if as_json:
-        typer.echo(json.dumps(report, indent=2))
+        typer.echo(json.dumps(report.to_json(), indent=2))
     else:
         for line in render_text(report):
             typer.echo(line)

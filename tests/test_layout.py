@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 import tomllib
@@ -61,7 +62,9 @@ def test_packages_listed_in_pyproject_are_the_folders():
 def test_export_package_is_not_a_bare_top_level_name(tmp_path):
     code = ("import importlib.util, realtime_style_export, sys; "
             "print(importlib.util.find_spec('export') is None, realtime_style_export.__name__)")
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # as installed, not from the checkout
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "realtime_style_export"]
 

@@ -9,6 +9,7 @@ with a timeout. A camera silent for ``stall_s`` is released and reopened up to
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import threading
 import time
@@ -18,6 +19,7 @@ import cv2
 
 from realtime_style.errors import InputError
 from realtime_style.io.frames import LIVE_TIME_BASE, Frame
+from realtime_style.probing import describe_error, run_with_timeout
 
 CaptureFactory = Callable[[int], Any]  # index -> an object with cv2.VideoCapture's methods
 
@@ -183,3 +185,107 @@ class _Reader:
                 self.cap.release()
             except Exception:  # noqa: BLE001 - a vanished device may fail to release
                 pass
+
+
+# -- probing (for `doctor`) ----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CameraFound:
+    index: int
+    width: int
+    height: int
+    fps: float | None
+    backend: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class CameraFailure:
+    index: int
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class CameraReport:
+    """The cameras that delivered a frame, those that did not and why; ``probed`` lists the
+    indices tried, ``note`` why there were none or where probing stopped."""
+
+    devices: list[CameraFound]
+    probed: list[int]
+    failed: list[CameraFailure]
+    timed_out: bool
+    note: str | None
+
+    @classmethod
+    def from_error(cls, reason: str) -> CameraReport:
+        return cls([], [], [], False, reason)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _camera_candidates(probe_cameras: int) -> tuple[list[int], str | None]:
+    """Indices 0 .. probe_cameras-1 worth opening (on Linux: those with a /dev/videoN node)."""
+    import glob
+
+    indices = list(range(max(0, int(probe_cameras))))
+    if not sys.platform.startswith("linux"):
+        return indices, None
+    nodes = glob.glob("/dev/video*")
+    existing = {int(node[len("/dev/video"):]) for node in nodes if node[len("/dev/video"):].isdigit()}
+    chosen = [i for i in indices if i in existing]
+    return chosen, None if nodes else "no /dev/video* device nodes"
+
+
+def _probe_cameras_into(indices: list[int], found: list[CameraFound], failed: list[CameraFailure],
+                        done: list[int]) -> None:
+    for i in indices:
+        cap = None
+        try:
+            cap = cv2.VideoCapture(i)
+            if not cap.isOpened():
+                failed.append(CameraFailure(i, "could not open"))
+                continue
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                failed.append(CameraFailure(i, "opened but returned no frame"))
+                continue
+            try:
+                fps = float(cap.get(cv2.CAP_PROP_FPS))
+            except cv2.error:
+                fps = 0.0
+            try:
+                backend = str(cap.getBackendName())
+            except cv2.error:
+                backend = None
+            found.append(CameraFound(i, int(frame.shape[1]), int(frame.shape[0]),
+                                     fps if math.isfinite(fps) else None, backend))
+        except Exception as exc:  # noqa: BLE001 - a camera driver can fail in any way; the next index is still tried
+            failed.append(CameraFailure(i, describe_error(exc)))
+        finally:
+            if cap is not None:
+                try:
+                    cap.release()
+                except cv2.error:
+                    pass
+            done.append(i)
+
+
+def probe_cameras(probe_cameras: int, timeout_s: float) -> CameraReport:
+    """Open cameras 0 .. probe_cameras-1 and read a frame from each, ``timeout_s`` in all:
+    a driver that blocks is left behind and the report says which index it held up."""
+    indices, note = _camera_candidates(probe_cameras)
+    if not indices:
+        return CameraReport([], indices, [], False, note or "no camera indices to probe")
+    found: list[CameraFound] = []
+    failed: list[CameraFailure] = []
+    done: list[int] = []
+    status, value = run_with_timeout(lambda: _probe_cameras_into(indices, found, failed, done), timeout_s)
+    timed_out = status == "timeout"
+    if timed_out:
+        pending = [i for i in indices if i not in done]
+        note = (f"camera probing timed out after {timeout_s:g} s "
+                f"(still waiting on index {pending[0] if pending else '?'})")
+    elif status == "error":
+        note = f"camera probing failed: {describe_error(value)}"
+    return CameraReport(list(found), indices, list(failed), timed_out, note)

@@ -154,7 +154,7 @@ class EncodeSettings:
     codec: str = "auto"  # auto: h264_nvenc when ``nvenc`` says it works and the size allows, else libx264
     crf: int = 18
     preset: str = "superfast"  # speed over size: the encoder shares the cores with the model
-    nvenc: bool = False  # NVENC encoded a test frame on this machine (see doctor.nvenc_usable)
+    nvenc: bool = False  # NVENC encoded a test frame on this machine (see io.codecs.nvenc_usable)
 
     def codec_for(self, width: int, height: int) -> str:
         """The encoder to use for frames of this size."""
@@ -177,7 +177,8 @@ class VideoFileSink:
         self.frames_written = 0
         self._last_pts: int | None = None
         try:
-            self._container = av.open(str(self._pending.path), "w", format={".mov": "mov", ".mkv": "matroska"}.get(suffix, "mp4"))
+            container_format = {".mov": "mov", ".mkv": "matroska"}.get(suffix, "mp4")
+            self._container = av.open(str(self._pending.path), "w", format=container_format)
             self._stream = self._add_video(info, settings)
             self._audio_map = {}
             for src in audio_streams or []:

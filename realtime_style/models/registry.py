@@ -2,7 +2,8 @@
 
 Built-ins live in ``realtime_style/models/builtin``; imported and pulled models are ONNX
 files under ``$REALTIME_STYLE_HOME/models`` (default: the platform's user data dir), written
-atomically. A model's description is its own ``metadata_props``.
+atomically. A model's description is its own ``metadata_props``. ``home_status()`` says whether
+that home can be written, for ``doctor``.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import dataclasses
 import hashlib
 import os
 import re
+import tempfile
 from pathlib import Path
 
 from realtime_style.errors import ModelError, ModelNotFound, OutputError
 from realtime_style.fsutil import write_bytes_atomic
+from realtime_style.probing import describe_error
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 DEFAULT_STYLE = "wave"  # the built-in default, once built-ins ship
@@ -22,12 +25,68 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def home() -> Path:
+    """Where pulled and imported models (and caches) live: $REALTIME_STYLE_HOME, else the user data dir."""
+    return _locate_home()[0]
+
+
+def _locate_home() -> tuple[Path, str]:
+    """(the home, what chose it: ``"REALTIME_STYLE_HOME"`` or ``"platformdirs"``)."""
     env = os.environ.get("REALTIME_STYLE_HOME")
     if env:
-        return Path(env).expanduser()
+        return Path(env).expanduser(), "REALTIME_STYLE_HOME"
     import platformdirs
 
-    return Path(platformdirs.user_data_dir("realtime-style", appauthor=False))
+    return Path(platformdirs.user_data_dir("realtime-style", appauthor=False)), "platformdirs"
+
+
+@dataclasses.dataclass(frozen=True)
+class HomeStatus:
+    """The home, what chose it, and whether it can be written (``detail`` says why not, or that
+    it would be created). ``error`` is set only by :meth:`from_error`."""
+
+    path: str | None
+    source: str | None
+    exists: bool
+    writable: bool
+    detail: str
+    error: str | None = None
+
+    @classmethod
+    def from_error(cls, reason: str) -> HomeStatus:
+        return cls(None, None, False, False, "", reason)
+
+    def to_json(self) -> dict:
+        if self.error is not None:
+            return {"path": None, "writable": False, "error": self.error}
+        return {"path": self.path, "source": self.source, "exists": self.exists, "writable": self.writable,
+                "detail": self.detail}
+
+
+def home_status() -> HomeStatus:
+    """Where the home is and whether models could be saved there; writes nothing that stays."""
+    path, source = _locate_home()
+    writable, detail = _writable(path)
+    return HomeStatus(str(path), source, path.is_dir(), writable, detail)
+
+
+def _writable(path: Path) -> tuple[bool, str]:
+    """Whether ``path`` is a writable directory, or could be created (then ``detail`` says under what)."""
+    if path.is_dir():
+        try:
+            with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-", delete=True):
+                pass
+        except OSError as exc:
+            return False, describe_error(exc)
+        return True, ""
+    if path.exists():
+        return False, "exists but is not a directory"
+    # Does not exist yet: could we create it?  Look at the nearest existing parent.
+    parent = Path(os.path.abspath(path)).parent
+    while not parent.exists() and parent.parent != parent:
+        parent = parent.parent
+    if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
+        return True, f"does not exist yet; can be created under {parent}"
+    return False, f"does not exist and {parent} is not writable"
 
 
 def user_models_dir() -> Path:
@@ -170,7 +229,8 @@ def style_label(style: str) -> str:
 def check_name(name: str) -> None:
     if not NAME_RE.match(name) or name.lower().endswith(".onnx"):
         raise ModelError(
-            f"invalid model name {name!r}: use letters, digits, '.', '_' or '-' (up to 64, starting with a letter or digit, not ending in .onnx)"
+            f"invalid model name {name!r}: use letters, digits, '.', '_' or '-' "
+            "(up to 64, starting with a letter or digit, not ending in .onnx)"
         )
 
 
