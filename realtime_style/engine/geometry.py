@@ -21,8 +21,8 @@ class FramePlan:
 
     @property
     def padded_hw(self) -> tuple[int, int]:
-        t, b, l, r = self.pad
-        return self.net_hw[0] + t + b, self.net_hw[1] + l + r
+        top, bottom, left, right = self.pad
+        return self.net_hw[0] + top + bottom, self.net_hw[1] + left + right
 
     @property
     def scaled(self) -> bool:
@@ -58,18 +58,18 @@ def prepare(frame: np.ndarray, plan: FramePlan) -> np.ndarray:
     if plan.scaled:
         shrink = plan.net_hw[0] * plan.net_hw[1] < plan.src_hw[0] * plan.src_hw[1]
         img = cv2.resize(img, plan.net_hw[::-1], interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    t, b, l, r = plan.pad
-    if t or b or l or r:
-        img = cv2.copyMakeBorder(img, t, b, l, r, cv2.BORDER_REFLECT_101)
+    top, bottom, left, right = plan.pad
+    if top or bottom or left or right:
+        img = cv2.copyMakeBorder(img, top, bottom, left, right, cv2.BORDER_REFLECT_101)
     return np.ascontiguousarray(img)[None]
 
 
 def restore(batch: np.ndarray, plan: FramePlan) -> np.ndarray:
     """(1, H', W', 3) network output -> RGB uint8 of the source's size."""
     img = batch[0]
-    t, b, l, r = plan.pad
+    top, _, left, _ = plan.pad
     nh, nw = plan.net_hw
-    img = img[t : t + nh, l : l + nw]
+    img = img[top : top + nh, left : left + nw]
     if plan.scaled:
         shrink = plan.net_hw[0] * plan.net_hw[1] > plan.src_hw[0] * plan.src_hw[1]
         img = cv2.resize(img, plan.src_hw[::-1], interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)

@@ -8,6 +8,7 @@ captured and summarised instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -40,10 +41,8 @@ class CapturedOutput:
         import io
 
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(AttributeError, OSError, ValueError):  # None, or closed
                 stream.flush()
-            except Exception:
-                pass
         for fd in (1, 2):
             saved = None
             try:
@@ -52,51 +51,35 @@ class CapturedOutput:
                 os.dup2(tmp.fileno(), fd)
                 self._saved[fd] = saved
                 self._tmps[fd] = tmp
-            except Exception:
+            except OSError:  # no such descriptor (a GUI process): nothing to capture there
                 if saved is not None:
-                    try:
+                    with contextlib.suppress(OSError):
                         os.close(saved)
-                    except Exception:
-                        pass
-        try:
-            self._buffer = io.StringIO()
-            self._py_stdout = sys.stdout
-            sys.stdout = self._buffer
-        except Exception:
-            self._py_stdout = None
+        self._buffer = io.StringIO()
+        self._py_stdout = sys.stdout
+        sys.stdout = self._buffer
         return self
 
     def __exit__(self, *exc: Any) -> None:
         parts: list[str] = []
-        if self._py_stdout is not None:
+        if self._buffer is not None:
             sys.stdout = self._py_stdout
-            self._py_stdout = None
-            try:
-                parts.append(self._buffer.getvalue())
-            except Exception:
-                pass
+            parts.append(self._buffer.getvalue())
+            self._buffer = self._py_stdout = None
         for fd in (1, 2):
             saved = self._saved.pop(fd, None)
             tmp = self._tmps.pop(fd, None)
             if saved is not None:
-                try:
+                with contextlib.suppress(OSError):
                     os.dup2(saved, fd)
-                except Exception:
-                    pass
-                try:
+                with contextlib.suppress(OSError):
                     os.close(saved)
-                except Exception:
-                    pass
             if tmp is not None:
-                try:
+                with contextlib.suppress(OSError, ValueError):
                     tmp.seek(0)
                     parts.append(tmp.read(64 * 1024).decode("utf-8", "replace"))
-                except Exception:
-                    pass
-                try:
+                with contextlib.suppress(OSError):
                     tmp.close()
-                except Exception:
-                    pass
         self.text = "\n".join(p for p in parts if p)
 
 
@@ -112,7 +95,7 @@ def summarise_ort_log(text: str, limit: int = 400) -> str:
         lines.append(line)
     if not lines:
         return ""
-    errors = [l for l in lines if "[E:" in l or "[F:" in l or "error" in l.lower()]
+    errors = [x for x in lines if "[E:" in x or "[F:" in x or "error" in x.lower()]
     chosen = errors[-1] if errors else lines[-1]
     chosen = _ORT_PREFIX_RE.sub("", chosen)
     # The interesting part of a library load failure comes after "error:".
