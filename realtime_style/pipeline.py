@@ -8,8 +8,11 @@ backlog and what it works on is always the newest picture. A stage may run sever
 frames at once (frame parallelism: on a CPU, two single-threaded inferences beat one
 two-threaded inference); its results are put back in order before the next stage. Any
 thread's failure stops the others and is re-raised in the caller; ``stop`` ends the run
-early and still lets the sink finish the frames that reached it. Shared by ``convert``,
-``live``, ``eval`` and ``bench``.
+early and still lets the sink finish the frames that reached it. Each frame may be given
+its ``FrameSettings`` as it enters (``settings``, called in the source thread), so stages
+read how to treat it from the frame instead of from state another thread changes. Shared
+by ``convert``, ``live`` and ``bench`` (``eval`` runs its own loop, one frame at a time,
+in ``jobs/evaluate.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import threading
 import time
 from typing import Callable, Iterable, Iterator, Protocol
 
-from realtime_style.io.frames import Frame
+from realtime_style.io.frames import Frame, FrameSettings
+from realtime_style.latest import Latest
 
 _END = object()  # end of stream marker
 _POLL_S = 0.05
@@ -86,6 +90,7 @@ class Pipeline:
         frame_limit: int = 0,
         on_frame: Callable[[Frame], None] | None = None,
         latest_only: bool = False,
+        settings: Callable[[], FrameSettings] | None = None,
     ) -> None:
         self.source = source
         self.stages = [(st[0], st[1], st[2] if len(st) > 2 else 1) for st in stages]
@@ -94,6 +99,7 @@ class Pipeline:
         self.frame_limit = frame_limit
         self.on_frame = on_frame  # called in the sink thread after each written frame
         self.latest_only = latest_only
+        self.settings = settings  # the settings each frame takes as it enters (source thread)
         if latest_only and any(w != 1 for _, _, w in self.stages):
             raise ValueError("live mode runs one frame at a time: every stage has one worker")
         self._stop = threading.Event()
@@ -178,6 +184,8 @@ class Pipeline:
             frame = next(it, None)
             if frame is None:
                 break
+            if self.settings is not None:
+                frame.settings = self.settings()
             timing.busy_s += time.perf_counter() - t0
             timing.frames += 1
             if not self._put(out, (self.stats.frames_in, frame)):
@@ -266,30 +274,29 @@ class _WorkerGroup:
 
 
 class _Mailbox:
-    """A one-slot queue whose ``put`` never blocks: a newer frame replaces a waiting one
-    (counted as dropped). The end-of-stream marker waits behind the last frame."""
+    """The live hand-over from the source to the first stage: a newest-wins slot whose
+    ``put`` never blocks (a newer frame replaces a waiting one, counted as dropped in the run's
+    stats). The end-of-stream marker waits behind the last frame."""
 
     def __init__(self, stats: RunStats) -> None:
         self._stats = stats
-        self._item = None
+        self._slot: Latest[tuple] = Latest()
         self._end = None
-        self._cond = threading.Condition()
 
     def put(self, item, timeout: float | None = None) -> None:
-        with self._cond:
-            if item[0] is _END:
-                self._end = item
-            else:
-                if self._item is not None:
-                    self._stats.frames_dropped += 1
-                self._item = item
-            self._cond.notify()
+        if item[0] is _END:
+            self._end = item
+            self._slot.close()
+        else:
+            self._slot.put(item)
+            self._stats.frames_dropped = self._slot.dropped
 
     def get(self, timeout: float | None = None):
-        with self._cond:
-            if not self._cond.wait_for(lambda: self._item is not None or self._end is not None, timeout):
-                raise queue.Empty
-            if self._item is not None:
-                item, self._item = self._item, None
-                return item
-            return self._end
+        item = self._slot.take(timeout)
+        if item is None and self._slot.closed:  # nothing is put after the end: this is definitive
+            item = self._slot.take(0)
+            if item is None:
+                return self._end
+        if item is None:
+            raise queue.Empty
+        return item

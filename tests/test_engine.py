@@ -87,10 +87,9 @@ def test_strength_can_change_between_frames():
     engine = StyleEngine(make_style_model(), CPU_ONLY)
     f = frame(32, 32)
     styled = engine.stylize(f)
-    engine.strength = 0.0
-    assert np.array_equal(engine.stylize(f), f)
-    engine.strength = 1.0
-    assert np.array_equal(engine.stylize(f), styled)
+    assert np.array_equal(engine.stylize(f, strength=0.0), f)
+    assert np.array_equal(engine.stylize(f, strength=1.0), styled)
+    assert np.array_equal(engine.stylize(f), styled)  # nothing stuck: the options' strength again
 
 
 def test_preserve_color_keeps_source_chroma_and_style_luma():
@@ -322,6 +321,40 @@ def test_device_binding_failure_falls_back_to_plain_runs():
     out = engine.stylize(card_image(32, 32))
     assert out.shape == (32, 32, 3) and engine._binding is None
     assert any("device buffers could not be bound" in n for n in engine.notes)
+
+
+def test_notes_reach_the_callback_the_moment_they_happen():
+    heard = []
+    # at construction: the fp16 gate falls back
+    engine = StyleEngine(make_style_model(), InferenceOptions(provider="cuda"), on_note=heard.append,
+                         session_factory=fake_factory(loads={CUDA}, corrupt_fp16=True), compiled_in=ALL_COMPILED)
+    assert len(heard) == 1 and "dB from fp32" in heard[0]
+    # during a run: device buffers cannot be bound, heard within the very stylize call that met it
+    engine._binding.device = "no-such-device"
+    engine.stylize(card_image(32, 32))
+    assert len(heard) == 2 and "device buffers could not be bound" in heard[1]
+    assert engine.notes == heard  # the history, for whoever reads it afterwards
+
+
+def test_a_per_size_session_failure_is_heard_through_the_callback():
+    heard = []
+    gpu = StyleEngine(make_style_model(), InferenceOptions(provider="cuda", precision="fp32", one_size=True),
+                      session_factory=fake_factory(loads={CUDA}, fail_graph=True), compiled_in=ALL_COMPILED,
+                      on_note=heard.append)
+    assert heard == []
+    gpu.stylize(card_image(48, 64))
+    assert len(heard) == 1 and "per-size cuda session" in heard[0] and "failed" in heard[0]
+
+
+def test_strength_and_colour_are_given_per_call_not_set_on_the_engine():
+    engine = StyleEngine(make_style_model(), InferenceOptions(provider="cpu", strength=0.5, preserve_color=True))
+    f = frame(32, 32)
+    assert np.array_equal(engine.stylize(f), engine.stylize(f, strength=0.5, preserve_color=True))
+    full = engine.stylize(f, strength=1.0, preserve_color=False)
+    assert np.array_equal(full, StyleEngine(make_style_model(), CPU_ONLY).stylize(f))
+    assert engine.strength == 0.5 and engine.preserve_color  # the defaults, read-only
+    with pytest.raises(AttributeError):
+        engine.strength = 1.0
 
 
 def test_one_size_streams_ask_cuda_for_an_exhaustive_conv_search():

@@ -24,7 +24,7 @@ from realtime_style.cli import app
 from realtime_style.engine import InferenceOptions, StyleEngine
 from realtime_style.errors import InputError, OutputError
 from realtime_style.io.camera import CameraSource
-from realtime_style.io.frames import Frame
+from realtime_style.io.frames import Frame, FrameSettings
 from realtime_style.io.live_sources import ReplaySource, SyntheticSource
 from realtime_style.jobs.live import Hardware, LiveConfig, run_live
 from realtime_style.live.controls import LiveControls
@@ -105,6 +105,82 @@ def test_on_idle_runs_on_the_calling_thread():
     Pipeline(BurstSource(20), [("engine", slow)], ListSink(), latest_only=True).run(
         on_idle=lambda s: (seen.add(threading.current_thread().name), time.sleep(s)))
     assert seen == {threading.current_thread().name}
+
+
+class GatedSource:
+    """Frames of the synthetic scene: ``before`` of them, then it says so (``reached``) and
+    waits for ``go`` before the rest, so a test can change the controls between the two."""
+
+    def __init__(self, before, after, size=(64, 48)):
+        self.before, self.after = before, after
+        self.scene = SyntheticSource(size)
+        self.reached, self.go = threading.Event(), threading.Event()
+
+    def frames(self):
+        for i in range(self.before + self.after):
+            if i == self.before:
+                self.reached.set()
+                assert self.go.wait(20)
+            yield Frame(i, self.scene.render(i))
+
+    def close(self):
+        pass
+
+
+class KeepSink(ListSink):
+    def write(self, frame):
+        self.frames.append(frame)
+
+
+def test_a_change_of_controls_mid_run_applies_only_to_frames_captured_after_it(tmp_path):
+    """Real pipeline, threads, engines and smoother: frames already captured when the viewer
+    changes strength, colour, smoothing and style keep the settings they were captured with,
+    even though the engine stage only reaches them after the change."""
+    from realtime_style.jobs.live import live_engine_stage, live_smoothing
+    from realtime_style.live.stats import LiveCounters
+
+    a, b = tmp_path / "a.onnx", tmp_path / "b.onnx"
+    a.write_bytes(make_style_model(seed=1))
+    b.write_bytes(make_style_model(seed=2))
+    switcher = switcher_of({"a": a, "b": b})
+    switcher.select("b")
+    deadline = time.time() + 20
+    while switcher.current != "b" and time.time() < deadline:
+        time.sleep(0.01)
+    switcher.select("a")  # both loaded; "a" is current
+    assert switcher.current == "a"
+    controls = LiveControls(strength=1.0, preserve_color=False, smooth=0.0)
+    source = GatedSource(before=5, after=5)
+    engine = live_engine_stage(switcher, LiveCounters())
+
+    def gated_engine(frame):  # the model reaches no frame before the change
+        assert source.go.wait(20)
+        return engine(frame)
+
+    def on_idle(seconds):  # the main thread, where the keys change the controls
+        if source.reached.is_set() and not source.go.is_set():
+            controls.handle_key(ord("-"), switcher)
+            controls.handle_key(ord("c"), switcher)
+            controls.handle_key(ord("s"), switcher)
+            controls.handle_key(ord("n"), switcher)
+            source.go.set()
+        time.sleep(seconds)
+
+    sink = KeepSink()
+    pipeline = Pipeline(source, [("engine", gated_engine), ("smooth", live_smoothing(controls))], sink,
+                        queue_size=8, settings=lambda: controls.snapshot(switcher.current))
+    pipeline.run(on_idle=on_idle)
+    assert switcher.current == "b" and controls.strength == 0.9 and controls.preserve_color and controls.smooth > 0
+    assert [f.index for f in sink.frames] == list(range(10))
+    before, after = sink.frames[:5], sink.frames[5:]
+    assert {f.settings for f in before} == {FrameSettings(1.0, False, 0.0, "a")}
+    assert {f.settings for f in after} == {FrameSettings(0.9, True, controls.smooth, "b")}
+    engine_a, engine_b = switcher.engine_for("a"), switcher.engine_for("b")
+    for f in before:  # style a, full strength, no smoothing: exactly the network's output
+        assert np.array_equal(f.output, engine_a.stylize(f.rgb, strength=1.0, preserve_color=False)), f.index
+    per_frame = [engine_b.stylize(f.rgb, strength=0.9, preserve_color=True) for f in after]
+    assert np.array_equal(after[0].output, per_frame[0])  # smoothing starts with no history
+    assert any(not np.array_equal(f.output, p) for f, p in zip(after[1:], per_frame[1:]))  # then it smooths
 
 
 # -- camera (fake device) -----------------------------------------------------------------------

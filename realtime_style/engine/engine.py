@@ -28,21 +28,14 @@ from realtime_style.metrics import psnr
 FP16_MIN_PSNR_DB = 40.0  # an fp16 graph is used only if it stays this close to fp32
 
 
-class _Notes(list):
-    def __init__(self, on_note) -> None:
-        super().__init__()
-        self._on_note = on_note
-
-    def append(self, note: str) -> None:
-        super().append(note)
-        if self._on_note is not None:
-            self._on_note(note)
-
-
 class StyleEngine:
     """Stylizes RGB uint8 frames of any size; the output has the source's size.
 
-    ``strength`` and ``preserve_color`` may be changed between frames.
+    ``strength`` and ``preserve_color`` are given per call (``stylize``); without them the
+    options' values apply. Nothing about how a frame is stylized is changed on a shared
+    engine. ``on_note`` hears each thing the user should know (an fp16 gate fell back, a
+    per-size session failed, device buffers could not be bound, ...) the moment it happens;
+    ``notes`` keeps them, in order, as a read-only history.
     """
 
     def __init__(
@@ -56,10 +49,9 @@ class StyleEngine:
         on_note: Callable[[str], None] | None = None,
     ) -> None:
         self.options = options
-        self.strength = options.strength
-        self.preserve_color = options.preserve_color
         self.last_model_s = 0.0
-        self.notes: list[str] = _Notes(on_note)  # things the user should know (fp16 gates, ...)
+        self.notes: list[str] = []  # what on_note heard, in order (read it; _note adds to it)
+        self._on_note = on_note
         self.fallbacks: list[str] = []  # providers that `auto` tried and that did not load
         self._factory = session_factory
         data, self.source = read_model_bytes(model)
@@ -103,11 +95,26 @@ class StyleEngine:
                 from realtime_style.engine.sized import SizedSessions
 
                 self._sized = SizedSessions(self._graph, cand, threads, self._factory, self._device_binding,
-                                            self.notes.append, options.spin)
+                                            self._note, options.spin)
         meta = self.signature.metadata
         self.multiple = max(1, int(meta.get("pad_multiple", 4)))
         self.min_side = max(1, int(meta.get("min_side", 16)))
         self._plans: dict[tuple[int, int], geometry.FramePlan] = {}
+
+    @property
+    def strength(self) -> float:
+        """The default strength (the options'); a frame's own is given to ``stylize``."""
+        return self.options.strength
+
+    @property
+    def preserve_color(self) -> bool:
+        """The default colour preservation (the options'); a frame's own is given to ``stylize``."""
+        return self.options.preserve_color
+
+    def _note(self, message: str) -> None:
+        self.notes.append(message)
+        if self._on_note is not None:
+            self._on_note(message)
 
     def _parallelism(self, provider: str) -> tuple[int, int]:
         """(frames at once, CPU threads per inference) for a candidate provider."""
@@ -177,11 +184,17 @@ class StyleEngine:
                 return self._binding.run(batch)
             except Exception as exc:  # noqa: BLE001 - fall back to plain runs, and say so
                 self._binding = None
-                self.notes.append(f"device buffers could not be bound ({first_line(exc)}); "
-                                  "using plain session runs")
+                self._note(f"device buffers could not be bound ({first_line(exc)}); using plain session runs")
         return run(self._session, batch)
 
-    def stylize(self, frame: np.ndarray) -> np.ndarray:
+    def stylize(self, frame: np.ndarray, *, strength: float | None = None,
+                preserve_color: bool | None = None) -> np.ndarray:
+        """One RGB uint8 frame, blended over the source at ``strength`` (0..1) and with the
+        source's colours if ``preserve_color``; either left out: the options' value."""
+        if strength is None:
+            strength = self.options.strength
+        if preserve_color is None:
+            preserve_color = self.options.preserve_color
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"expected an RGB uint8 (H, W, 3) frame, got {frame.dtype} {frame.shape}")
         plan = self.plan(frame.shape[0], frame.shape[1])
@@ -190,9 +203,9 @@ class StyleEngine:
         raw = self.infer(batch)
         self.last_model_s = time.perf_counter() - t0  # the network alone (live overlay, stats)
         out = geometry.restore(raw, plan)
-        if self.preserve_color:
+        if preserve_color:
             out = adjust.preserve_color(out, frame)
-        return adjust.blend_strength(out, frame, self.strength)
+        return adjust.blend_strength(out, frame, strength)
 
     def warmup(self, height: int, width: int, runs: int = 1) -> None:
         """Run a few frames of this size so the first real frame is not slow."""
@@ -224,7 +237,7 @@ class StyleEngine:
             return cand, session
         fp32 = Candidate(cand.name, tuple((name, {**opts, "trt_fp16_enable": "0"} if name == TENSORRT else opts)
                                           for name, opts in cand.providers))
-        self.notes.append(f"TensorRT fp16 {why}; running fp32")
+        self._note(f"TensorRT fp16 {why}; running fp32")
         return fp32, open_session(data, fp32, self.threads, self._factory, self.options.spin)
 
     def _try_fp16(self, data: bytes, cand, fp32_session):
@@ -240,10 +253,10 @@ class StyleEngine:
             probe = self._probe()
             db = psnr(run(fp32_session, probe), run(session, probe))
         except Exception as exc:  # noqa: BLE001 - any failure means: stay on fp32
-            self.notes.append(f"fp16 conversion failed ({exc}); running fp32")
+            self._note(f"fp16 conversion failed ({exc}); running fp32")
             return fp32_session
         if db < FP16_MIN_PSNR_DB:
-            self.notes.append(f"fp16 output is {db:.1f} dB from fp32 (< {FP16_MIN_PSNR_DB:.0f} dB); running fp32")
+            self._note(f"fp16 output is {db:.1f} dB from fp32 (< {FP16_MIN_PSNR_DB:.0f} dB); running fp32")
             return fp32_session
         self.precision = "fp16"
         self._graph = half

@@ -19,6 +19,7 @@ import cv2
 
 from realtime_style.errors import InputError
 from realtime_style.io.frames import LIVE_TIME_BASE, Frame
+from realtime_style.latest import Latest
 from realtime_style.probing import describe_error, run_with_timeout
 
 CaptureFactory = Callable[[int], Any]  # index -> an object with cv2.VideoCapture's methods
@@ -135,14 +136,13 @@ class CameraSource:
 
 
 class _Reader:
-    """Reads a capture in a daemon thread, keeping the newest frame and its time."""
+    """Reads a capture in a daemon thread, keeping the newest frame and its time (in a
+    newest-wins slot: frames are numbered 1, 2, ... as they are read)."""
 
     def __init__(self, cap) -> None:
         self.cap = cap
         self.error: str | None = None
-        self._latest: tuple[int, Any, float] | None = None
-        self._count = 0
-        self._cond = threading.Condition()
+        self._slot: Latest[tuple[Any, float]] = Latest()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="camera-reader", daemon=True)
         self._thread.start()
@@ -162,24 +162,21 @@ class _Reader:
                 time.sleep(0.01)
                 continue
             failures = 0
-            with self._cond:
-                self._count += 1
-                self._latest = (self._count, bgr, time.perf_counter())
-                self._cond.notify_all()
+            self._slot.put((bgr, time.perf_counter()))
         self.cap.release()
 
-    def wait_newer(self, seen: int, timeout: float):
-        """The newest frame after number ``seen``, or None if none came within ``timeout``."""
-        with self._cond:
-            if self._cond.wait_for(lambda: self._latest is not None and self._latest[0] > seen or self._stop.is_set(),
-                                   timeout):
-                return None if self._stop.is_set() else self._latest
+    def wait_newer(self, seen: int, timeout: float) -> tuple[int, Any, float] | None:
+        """``(number, bgr, captured)`` of the newest frame after number ``seen``, or None if none
+        came within ``timeout`` or the reader was stopped."""
+        got = self._slot.newer(seen, timeout)
+        if got is None or self._slot.closed:
             return None
+        number, (bgr, captured) = got
+        return number, bgr, captured
 
     def stop(self) -> None:
         self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
+        self._slot.close()  # wakes a waiting wait_newer
         if not self._thread.is_alive():
             try:
                 self.cap.release()

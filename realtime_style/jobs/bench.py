@@ -20,7 +20,7 @@ import numpy as np
 from realtime_style.engine import InferenceOptions, StyleEngine, geometry
 from realtime_style.engine.session import first_line
 from realtime_style.errors import StyleError
-from realtime_style.io.frames import Frame
+from realtime_style.io.frames import Frame, FrameSettings
 from realtime_style.models.registry import style_label
 from realtime_style.pipeline import Pipeline
 
@@ -102,8 +102,11 @@ class _Discard:
 def time_pipeline(engine: StyleEngine, width: int, height: int, frames: int, warmup: int, smooth: float) -> dict:
     from realtime_style.temporal.smoother import Smoother
 
-    def stylize(frame: Frame) -> Frame:
-        frame.output = engine.stylize(frame.rgb)
+    fixed = FrameSettings(strength=engine.options.strength, preserve_color=engine.options.preserve_color)
+
+    def stylize(frame: Frame) -> Frame:  # as convert runs it: every frame with the options' settings
+        s = frame.settings
+        frame.output = engine.stylize(frame.rgb, strength=s.strength, preserve_color=s.preserve_color)
         return frame
 
     stages = [("engine", stylize, engine.workers)]
@@ -111,7 +114,8 @@ def time_pipeline(engine: StyleEngine, width: int, height: int, frames: int, war
         stages.append(("smooth", Smoother(smooth)))
     engine.warmup(height, width, runs=max(1, warmup // 2))
     sink = _Discard()
-    stats = Pipeline(_Frames(width, height, frames), stages, sink, queue_size=max(4, 2 * engine.workers)).run()
+    stats = Pipeline(_Frames(width, height, frames), stages, sink, queue_size=max(4, 2 * engine.workers),
+                     settings=lambda: fixed).run()
     return {"frames": stats.frames_out, "fps": round(stats.fps, 2), "latency_ms": percentiles(sink.latencies),
             "stages_ms_per_frame": {s.name: round(s.ms_per_frame, 3) for s in stats.stages},
             "workers": engine.workers, "smooth": smooth}

@@ -13,7 +13,7 @@ from realtime_style.engine.factory import EngineSpec, open_engine
 from realtime_style.errors import InputError, OutputError, StyleError
 from realtime_style.interrupt import Interrupt
 from realtime_style.io.frame_dir import FrameDirSink, FrameDirSource
-from realtime_style.io.frames import Frame
+from realtime_style.io.frames import Frame, FrameSettings
 from realtime_style.io.video_file import OUTPUT_SUFFIXES, EncodeSettings, VideoFileSink, VideoFileSource
 from realtime_style.pipeline import Pipeline, PipelineError, RunStats
 from realtime_style.temporal.smoother import DEFAULT_STRENGTH, Smoother
@@ -95,14 +95,19 @@ def convert(
         source.close()
         raise
 
+    # Every frame of a file is stylized alike: the options' strength and colour (a smoothing
+    # stage keeps its own strength).
+    fixed = FrameSettings(strength=engine.options.strength, preserve_color=engine.options.preserve_color)
+
     def stylize(frame: Frame) -> Frame:
-        frame.output = engine.stylize(frame.rgb)
+        s = frame.settings
+        frame.output = engine.stylize(frame.rgb, strength=s.strength, preserve_color=s.preserve_color)
         return frame
 
     total = min(info.frames, frame_limit) if frame_limit and info.frames else (frame_limit or info.frames)
     pipeline = Pipeline(source, [("engine", stylize, engine.workers), *extra_stages], sink,
                         queue_size=max(queue_size, 2 * engine.workers),
-                        frame_limit=frame_limit, on_frame=on_frame)
+                        frame_limit=frame_limit, on_frame=on_frame, settings=lambda: fixed)
     if on_start:
         on_start(total)
     with Interrupt(on_first=pipeline.stop, on_second=sink.remove_temporary) as interrupt:

@@ -5,7 +5,8 @@ per-frame stylization, and of the smoothed stylization when ``--smooth`` > 0, al
 same flow and mask. The flow is never the smoother's own: ``gt`` reads ground-truth
 Sintel ``.flo`` files beside the frames; ``dis`` computes forward and backward flow with
 OpenCV DIS at full resolution with the *medium* preset and variational refinement (the
-smoother uses a lighter ultrafast setting at 5/8 of the resolution), and masks occlusions
+smoother uses a lighter ultrafast setting at half the resolution, ``FLOW_SCALE``, with the
+long side capped at ``MAX_FLOW_SIDE``), and masks occlusions
 and motion boundaries with Lai et al.'s checks. It also reports how far smoothing moved
 the picture (low-pass PSNR to the per-frame output: ghosting) and how much texture it kept
 (texture-energy ratio: blur).

@@ -4,12 +4,16 @@
     flight) -> [temporal stages] -> sink (virtual camera, recording, window hand-over)
     -> window on the main thread
 
-The pipeline is the one `convert` uses, in its ``latest_only`` mode.
+The pipeline is the one `convert` uses, in its ``latest_only`` mode. The keys change the
+``LiveControls`` and the ``StyleSwitcher`` on the main thread; each frame takes a snapshot
+of them (``FrameSettings``: strength, colour, smoothing, style) as it enters the pipeline,
+and the stages read only that: nothing is set on a shared engine or smoother.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from fractions import Fraction
@@ -21,6 +25,7 @@ from realtime_style.errors import InputError, OutputError
 from realtime_style.fsutil import write_bytes_atomic
 from realtime_style.interrupt import Interrupt
 from realtime_style.io.frames import LIVE_TIME_BASE, Frame
+from realtime_style.latest import Latest
 from realtime_style.live.controls import HELP, LiveControls
 from realtime_style.live.outputs import LiveSink, VirtualCamera
 from realtime_style.live.stats import LiveCounters, peak_rss_mb
@@ -97,6 +102,7 @@ def run_live(config: LiveConfig, switcher: StyleSwitcher, controls: LiveControls
     if config.record is not None:
         _check_record(config.record, config.overwrite)
     counters = LiveCounters()
+    stylize = live_engine_stage(switcher, counters)
     source = open_live_source(config, hardware, on_note)
     window = recorder = vcam = None
     try:
@@ -108,11 +114,16 @@ def run_live(config: LiveConfig, switcher: StyleSwitcher, controls: LiveControls
             on_note(f"virtual camera: {vcam.device}, {vcam.width}x{vcam.height}")
         if config.record is not None:
             recorder = _recorder(config.record, size, source.fps)
-        if not config.headless:
+        display: Latest[Frame] | None = None if config.headless else Latest()  # sink -> window
+        sink = LiveSink(counters, display=display, recorder=recorder, virtual_cam=vcam)
+        pipeline = Pipeline(source, [("engine", stylize), *stages], sink, frame_limit=config.max_frames,
+                            latest_only=True, settings=lambda: controls.snapshot(switcher.current))
+        if display is not None:
             import cv2
 
             window = Window("realtime-style", controls, counters, switcher,
-                            lambda: _status(switcher, pipeline.stats, counters), gui=hardware.gui or cv2)
+                            functools.partial(_status, switcher, pipeline.stats, counters), slot=display,
+                            gui=hardware.gui or cv2)
             on_note(f"keys: {HELP}")
     except BaseException:
         for thing in (vcam, recorder):
@@ -120,20 +131,6 @@ def run_live(config: LiveConfig, switcher: StyleSwitcher, controls: LiveControls
                 (thing.abort if thing is recorder else thing.close)()
         source.close()
         raise
-
-    def stylize(frame: Frame) -> Frame:
-        engine = switcher.engine
-        engine.strength, engine.preserve_color = controls.strength, controls.preserve_color
-        frame.output = engine.stylize(frame.rgb)
-        counters.infer_s += engine.last_model_s
-        counters.inferred += 1
-        ms = engine.last_model_s * 1000.0
-        counters.model_rate_ms = ms if not counters.model_rate_ms else 0.9 * counters.model_rate_ms + 0.1 * ms
-        return frame
-
-    sink = LiveSink(counters, window=window, recorder=recorder, virtual_cam=vcam)
-    pipeline = Pipeline(source, [("engine", stylize), *stages], sink, frame_limit=config.max_frames,
-                        latest_only=True)
     started = time.perf_counter()
 
     def idle(seconds: float) -> None:
@@ -182,6 +179,23 @@ def run(config: LiveConfig, *, on_note: Callable[[str], None] = lambda _m: None,
                     on_note=on_note)
 
 
+def live_engine_stage(switcher: StyleSwitcher, counters: LiveCounters) -> Callable[[Frame], Frame]:
+    """The engine stage of a live run: each frame through the engine of the style its settings
+    name, at its own strength and colour (all fixed when it was captured)."""
+
+    def stage(frame: Frame) -> Frame:
+        settings = frame.settings
+        engine = switcher.engine_for(settings.style)
+        frame.output = engine.stylize(frame.rgb, strength=settings.strength, preserve_color=settings.preserve_color)
+        counters.infer_s += engine.last_model_s
+        counters.inferred += 1
+        ms = engine.last_model_s * 1000.0
+        counters.model_rate_ms = ms if not counters.model_rate_ms else 0.9 * counters.model_rate_ms + 0.1 * ms
+        return frame
+
+    return stage
+
+
 def default_live_smoothing(providers_active: list[str]) -> float:
     """Live smoothing when the user did not choose: on where the network runs on a GPU (the
     smoother then works on the CPU beside it, off the critical path), off on the CPU, where
@@ -193,17 +207,14 @@ def default_live_smoothing(providers_active: list[str]) -> float:
     return DEFAULT_STRENGTH if providers_active and providers_active[0] in GPU_PROVIDERS else 0.0
 
 
-def live_smoothing(controls: LiveControls) -> Callable[[Frame], Frame]:
-    """The temporal stage of a live run, following the ``s`` key (``controls.smooth``)."""
+def live_smoothing(controls: LiveControls | None = None) -> Callable[[Frame], Frame]:
+    """The temporal stage of a live run: a smoother that follows each frame's settings
+    (``FrameSettings.smooth``, the ``s`` key's state when the frame was captured). The stage
+    owns its smoother; nothing else changes it. ``controls``, if given, only sets the
+    strength for a frame that carries no settings (a live run's frames all do)."""
     from realtime_style.temporal.smoother import Smoother
 
-    smoother = Smoother(controls.smooth)
-
-    def stage(frame: Frame) -> Frame:
-        smoother.strength = controls.smooth
-        return smoother(frame)
-
-    return stage
+    return Smoother(controls.smooth if controls is not None else 0.0)
 
 
 def _check_record(path: Path, overwrite: bool) -> None:

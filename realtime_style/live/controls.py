@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from realtime_style.io.frames import FrameSettings
+
 HELP = ("n/p style  +/- strength  s smoothing  c colour  o overlay  f fullscreen  "
         "space pause  q/Esc quit")
 
@@ -19,6 +21,12 @@ class LiveControls:
     fullscreen: bool = False
     side_by_side: bool = False
     quit: bool = False
+
+    def snapshot(self, style: str | None = None) -> FrameSettings:
+        """What a frame captured now is to be stylized with (the keys change the controls on
+        the main thread; the stages read only the frame's copy)."""
+        return FrameSettings(strength=self.strength, preserve_color=self.preserve_color, smooth=self.smooth,
+                             style=style)
 
     def handle_key(self, key: int, switcher=None) -> str | None:
         """Apply one key press (an OpenCV key code); returns what changed, for the overlay."""

@@ -1,4 +1,4 @@
-"""Where live frames go: the window (through its one-slot hand-over), a virtual camera,
+"""Where live frames go: the window (through its newest-wins hand-over), a virtual camera,
 a recording (the same writer as `convert`). One sink fans out to all of them."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import numpy as np
 
 from realtime_style.errors import MissingExtra, OutputError
 from realtime_style.io.frames import Frame
+from realtime_style.latest import Latest
 from realtime_style.live.stats import LiveCounters
 
 VIRTUAL_CAM_SIZE = (1280, 720)  # what meeting apps accept everywhere
@@ -69,19 +70,21 @@ class VirtualCamera:
 
 
 class LiveSink:
-    """The pipeline's sink in live mode. Latency is counted here when there is no window
-    (headless: capture to sink time); with a window, at the moment it is shown."""
+    """The pipeline's sink in live mode. ``display`` is the window's hand-over slot (the main
+    thread takes from it). Latency is counted here when there is no window (headless: capture
+    to sink time); with a window, at the moment it is shown."""
 
-    def __init__(self, counters: LiveCounters, *, window=None, recorder=None, virtual_cam=None) -> None:
+    def __init__(self, counters: LiveCounters, *, display: Latest[Frame] | None = None, recorder=None,
+                 virtual_cam=None) -> None:
         self.counters = counters
-        self.window, self.recorder, self.virtual_cam = window, recorder, virtual_cam
+        self.display, self.recorder, self.virtual_cam = display, recorder, virtual_cam
 
     def write(self, frame: Frame) -> None:
         out = frame.output if frame.output is not None else frame.rgb
         if self.virtual_cam is not None:
             self.virtual_cam.send(out)
-        if self.window is not None:
-            self.window.slot.offer(frame)
+        if self.display is not None:
+            self.display.put(frame)
         else:
             now = time.perf_counter()
             self.counters.displayed += 1

@@ -34,6 +34,12 @@ class StyleSwitcher:
     def engine(self):
         return self._engines[self.current]
 
+    def engine_for(self, name: str | None):
+        """The engine of style ``name``, which is loaded (a frame names the style that was
+        current when it was captured); None: the current one."""
+        with self._lock:
+            return self._engines[self.current if name is None else name]
+
     @property
     def loading(self) -> str | None:
         return self._loading

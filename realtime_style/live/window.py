@@ -1,7 +1,8 @@
 """The live window: newest stylized frame, an overlay, keys. Runs on the main thread.
 
-The sink thread hands frames over through a one-slot ``LatestFrame``; the main thread's
-``pump`` shows the newest one, so a slow display skips frames instead of queueing them.
+The sink thread hands frames over through a newest-wins slot (``realtime_style.latest``);
+the main thread's ``pump`` shows the newest one, so a slow display skips frames instead of
+queueing them.
 ``gui`` is OpenCV's highgui by default; tests give a fake (the display is a hardware edge).
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 
 import cv2
@@ -17,6 +17,7 @@ import numpy as np
 
 from realtime_style.errors import StyleError
 from realtime_style.io.frames import Frame
+from realtime_style.latest import Latest
 from realtime_style.live.controls import HELP, LiveControls
 from realtime_style.live.stats import LiveCounters
 
@@ -37,40 +38,16 @@ def check_display() -> None:
             break
 
 
-class LatestFrame:
-    """A one-slot hand-over: ``offer`` replaces an unseen frame (counted as skipped)."""
-
-    def __init__(self) -> None:
-        self._frame: Frame | None = None
-        self._cond = threading.Condition()
-        self.skipped = 0
-
-    def offer(self, frame: Frame) -> None:
-        with self._cond:
-            if self._frame is not None:
-                self.skipped += 1
-            self._frame = frame
-            self._cond.notify()
-
-    def take(self, timeout_s: float = 0.0) -> Frame | None:
-        """The newest unseen frame, waiting up to ``timeout_s`` for one to arrive."""
-        with self._cond:
-            if self._frame is None and timeout_s > 0:
-                self._cond.wait(timeout_s)
-            frame, self._frame = self._frame, None
-            return frame
-
-
 class Window:
     def __init__(self, title: str, controls: LiveControls, counters: LiveCounters, switcher, status, *,
-                 gui=cv2) -> None:
+                 slot: Latest[Frame] | None = None, gui=cv2) -> None:
         self.title = title
         self.controls = controls
         self.counters = counters
         self.switcher = switcher  # n/p change its style
         self.status = status  # () -> dict of overlay fields: style, provider, dropped, message
         self.gui = gui
-        self.slot = LatestFrame()
+        self.slot: Latest[Frame] = slot if slot is not None else Latest()  # the sink puts, pump takes
         self.on_quit = lambda: None
         self._shown: Frame | None = None
         self._flash: tuple[str, float] | None = None
@@ -84,7 +61,7 @@ class Window:
     def pump(self, timeout_s: float) -> None:
         """Wait up to ``timeout_s`` for a frame and show it the moment it arrives; then
         let the toolkit draw and read a key."""
-        frame = self.slot.take(timeout_s)
+        frame = self.slot.take(max(0.0, timeout_s))
         if frame is not None and not self.controls.paused:
             self._shown = frame
             self.gui.imshow(self.title, self._compose(frame))

@@ -24,7 +24,9 @@ Per frame (everything but the last three steps at ``FLOW_SCALE`` of the frame si
    not texture, and is left alone; where nothing was carried nothing is restored.
 
 ``strength`` 0 returns the stylized frame untouched (bit-identical); 1 trusts the past
-as much as the confidence allows (up to ``MAX_CARRY`` of it per frame).
+as much as the confidence allows (up to ``MAX_CARRY`` of it per frame). As a pipeline stage
+it takes each frame's strength from the frame's settings where they name one (live: the
+``s`` key), so nobody changes a smoother another thread is using.
 
 Cost: about a quarter of the work is at reduced size; the full-size work is one remap, one
 clamp, one blend and a luminance-only sharpening (see ``benchmarks/smoothing_cost.py``).
@@ -95,13 +97,21 @@ class Smoother:
 
     # -- the pipeline stage -----------------------------------------------------------------
     def __call__(self, frame: Frame) -> Frame:
+        """The stage: at the frame's own smoothing strength (``frame.settings.smooth``, set as
+        it entered the pipeline) where it has one, else at ``strength``."""
         stylized = frame.output if frame.output is not None else frame.rgb
-        frame.output = self.smooth(frame.rgb, stylized)
+        settings = frame.settings
+        frame.output = self.smooth(frame.rgb, stylized, settings.smooth if settings is not None else None)
         return frame
 
-    def smooth(self, source: np.ndarray, stylized: np.ndarray) -> np.ndarray:
-        """One frame: ``source`` the input picture, ``stylized`` the network's output."""
-        if self.strength <= 0.0:
+    def smooth(self, source: np.ndarray, stylized: np.ndarray, strength: float | None = None) -> np.ndarray:
+        """One frame: ``source`` the input picture, ``stylized`` the network's output;
+        ``strength`` this frame's smoothing strength (default: the smoother's ``strength``)."""
+        if strength is None:
+            strength = self.strength
+        elif not 0.0 <= strength <= 1.0:
+            raise ValueError("smoothing strength must be within 0..1")
+        if strength <= 0.0:
             self.reset()  # switched off: the history is stale when it is switched back on
             return stylized
         h, w = source.shape[:2]
@@ -109,7 +119,7 @@ class Smoother:
         if self._prev_out is None or self._shape != (h, w):
             self.reset()  # a first frame, or a new size: no history, no flow to start from
             return self._remember(grey, stylized, (h, w))
-        found = self._motion(grey, h, w)
+        found = self._motion(grey, h, w, strength)
         if found is None:  # a scene cut, or a flow not trusted at all: nothing is taken from the past
             return self._remember(grey, stylized, (h, w))
         (map1, map2), confidence, moving = found
@@ -120,7 +130,7 @@ class Smoother:
         carry = cv2.resize(confidence, (w, h), interpolation=cv2.INTER_LINEAR)
         mix = cv2.blendLinear(stylized, warped, 1.0 - carry, carry)
         if self.detail_target > 0:
-            mix = self._restore_detail(stylized, mix, moving, confidence)
+            mix = self._restore_detail(stylized, mix, moving, confidence, strength)
         return self._remember(grey, mix, (h, w))
 
     # -- steps -------------------------------------------------------------------------------
@@ -136,7 +146,7 @@ class Smoother:
         self._prev_grey, self._prev_out, self._shape = grey, out, shape
         return out
 
-    def _motion(self, grey: np.ndarray, h: int, w: int):
+    def _motion(self, grey: np.ndarray, h: int, w: int, strength: float):
         """The full-size sampling maps (fixed point), the carry weight at flow size and how
         much each place moves (0..1, at half the flow size); None at a scene cut (counted in
         ``cuts``) and where the flow is not trusted at all (``flow_failures``). The
@@ -178,7 +188,7 @@ class Smoother:
         sx, sy = w / sw, h / sh
         maps = cv2.add(cv2.multiply(flow, (sx, sy, 0.0, 0.0)), _full_size_grid(sh, sw, sx, sy))
         maps = cv2.resize(maps, (w, h), interpolation=cv2.INTER_LINEAR)
-        confidence *= np.float32(MAX_CARRY * self.strength * trust)
+        confidence *= np.float32(MAX_CARRY * strength * trust)
         return cv2.convertMaps(maps, None, cv2.CV_16SC2), confidence, moving
 
     def _follow(self, grey: np.ndarray, start: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, float]:
@@ -211,7 +221,7 @@ class Smoother:
         return float(np.clip((FLOW_FAIL_HIGH - failed) / (FLOW_FAIL_HIGH - FLOW_FAIL_LOW), 0.0, 1.0))
 
     def _restore_detail(self, current: np.ndarray, mix: np.ndarray, moving: np.ndarray,
-                        carry: np.ndarray) -> np.ndarray:
+                        carry: np.ndarray, strength: float) -> np.ndarray:
         """Give the blend back the current frame's local detail energy (5 px scale) where the
         average lost it and ``moving`` says things move, in the luminance only (what the eye,
         and the texture measure, see)."""
@@ -229,7 +239,7 @@ class Smoother:
         # measured energy, so it applies as far as history was mixed in: where nothing was
         # carried the frame is left as the network made it (sharpening it would amplify its flicker).
         carried = cv2.resize(carry, small, interpolation=cv2.INTER_LINEAR)
-        aim = carried * np.float32((self.detail_target - 1.0) / (MAX_CARRY * self.strength)) + np.float32(1.0)
+        aim = carried * np.float32((self.detail_target - 1.0) / (MAX_CARRY * strength)) + np.float32(1.0)
         ratio = e_cur.astype(np.float32) * aim / (e_mix.astype(np.float32) + np.float32(0.5))
         boost = cv2.multiply(cv2.subtract(cv2.min(cv2.max(ratio, 1.0), self.max_gain), 1.0), moving)
         boost = cv2.resize(boost, g_mix.shape[::-1], interpolation=cv2.INTER_LINEAR)
