@@ -208,11 +208,13 @@ def test_existing_output_with_overwrite_is_replaced(work, tiny_model):
 
 # -- image: bad styles -------------------------------------------------------------------------
 def test_unknown_style_name(work):
-    image_fails(work, [work / "in.png"], work / "out" / "x.png", "--style", "no-such-style", fragments=("no-such-style",))
+    image_fails(work, [work / "in.png"], work / "out" / "x.png", "--style", "no-such-style",
+                fragments=("no-such-style",))
 
 
 def test_style_path_to_missing_onnx(work):
-    image_fails(work, [work / "in.png"], work / "out" / "x.png", "--style", work / "ghost.onnx", fragments=("ghost.onnx",))
+    image_fails(work, [work / "in.png"], work / "out" / "x.png", "--style", work / "ghost.onnx",
+                fragments=("ghost.onnx",))
 
 
 def test_style_garbage_onnx(work):

@@ -136,7 +136,8 @@ class FakeGpuSession:
         self.provider_options = provider_options
         self._real = ort.InferenceSession(model, providers=[CPU])
         self._active = [p for p in self.requested if p in loads or p == CPU]
-        self._fp16 = any(p.key == "precision" and p.value == "fp16" for p in onnx.load_from_string(model).metadata_props)
+        meta = onnx.load_from_string(model).metadata_props
+        self._fp16 = any(p.key == "precision" and p.value == "fp16" for p in meta)
         lead = (provider_options or [{}])[0] if self._active and self._active[0] != CPU else {}
         trt_fp16 = self._active[:1] == [TENSORRT] and lead.get("trt_fp16_enable") == "1"
         self._corrupt = (corrupt_fp16 and self._fp16) or (corrupt_trt_fp16 and trt_fp16)
@@ -204,7 +205,8 @@ def test_explicit_gpu_provider_that_does_not_load_is_an_error_not_a_cpu_run():
 
 def test_auto_prefers_tensorrt_then_cuda():
     made = []
-    engine = StyleEngine(make_style_model(), InferenceOptions(), session_factory=fake_factory(loads={TENSORRT, CUDA}, log=made),
+    engine = StyleEngine(make_style_model(), InferenceOptions(),
+                         session_factory=fake_factory(loads={TENSORRT, CUDA}, log=made),
                          compiled_in=ALL_COMPILED)
     assert engine.provider == "tensorrt" and engine.precision == "fp16"
     assert made[0].requested == [TENSORRT, CUDA, CPU]

@@ -101,7 +101,11 @@ def test_latest_only_refuses_parallel_workers():
 
 def test_on_idle_runs_on_the_calling_thread():
     seen = set()
-    slow = lambda f: (time.sleep(0.05), f)[1]  # the run lasts well over one poll step
+
+    def slow(f):  # the run lasts well over one poll step
+        time.sleep(0.05)
+        return f
+
     Pipeline(BurstSource(20), [("engine", slow)], ListSink(), latest_only=True).run(
         on_idle=lambda s: (seen.add(threading.current_thread().name), time.sleep(s)))
     assert seen == {threading.current_thread().name}
@@ -523,7 +527,8 @@ def test_missing_camera_is_one_line_on_stderr(tmp_path):
     r = subprocess.run(live_cmd("--source", "63", "--style", str(model), "--headless", "--max-frames", "3"),
                        capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert r.returncode == 1
-    assert r.stderr.strip().splitlines() == ["error: no camera at index 63 (run `realtime-style doctor` to list cameras)"]
+    want = "error: no camera at index 63 (run `realtime-style doctor` to list cameras)"
+    assert r.stderr.strip().splitlines() == [want]
 
 
 def test_video_file_played_as_a_camera_ends_or_loops(tmp_path, tiny_model, model_home):

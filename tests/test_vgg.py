@@ -122,7 +122,8 @@ def test_perceptual_loss_is_zero_on_its_own_targets(vgg_weights):
     total, parts = loss(style, loss.content_features(style))
     assert set(parts) == {"content", "style"} and total.item() == pytest.approx(0.0, abs=1e-3)
     other = torch.rand(2, 3, 40, 40, requires_grad=True)
-    total, parts = PerceptualLoss(net, style, 1e5, 1e10, 1e5)(other * 255, loss.content_features(style.expand(2, -1, -1, -1)))
+    features = loss.content_features(style.expand(2, -1, -1, -1))
+    total, parts = PerceptualLoss(net, style, 1e5, 1e10, 1e5)(other * 255, features)
     assert set(parts) == {"content", "style", "tv"} and total.item() > 0
     total.backward()
     assert torch.isfinite(other.grad).all() and other.grad.abs().sum() > 0

@@ -60,7 +60,8 @@ class StyleEngine:
             raise ProviderError("fp16 runs only on a GPU provider (cuda or tensorrt); use --precision fp32 on CPU")
         want_fp16 = options.precision != "fp32"
         errors = []
-        for cand in candidates(options.provider, available, fp16=want_fp16, fixed_shape=options.one_size, cache_dir=cache_dir):
+        for cand in candidates(options.provider, available, fp16=want_fp16, fixed_shape=options.one_size,
+                               cache_dir=cache_dir):
             workers, threads = self._parallelism(cand.lead)
             try:
                 session = open_session(data, cand, threads, self._factory, options.spin)

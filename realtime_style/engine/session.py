@@ -60,7 +60,8 @@ def open_session(
     log = CapturedOutput() if gpu else contextlib.nullcontext()
     try:
         with log:
-            session = factory(model, sess_options=session_options(threads, spin), providers=names, provider_options=options)
+            session = factory(model, sess_options=session_options(threads, spin), providers=names,
+                              provider_options=options)
     except Exception as exc:  # ORT raises bare RuntimeError/Fail subclasses
         if not gpu:  # the CPU provider always loads: the model is at fault
             raise ModelError(f"not a valid ONNX style model: {first_line(exc)}") from exc

@@ -103,7 +103,8 @@ class Window:
             f"{c.display_rate.rate:5.1f} FPS   model {1000.0 / c.model_rate_ms if c.model_rate_ms else 0:5.1f} FPS   "
             f"latency p50 {c.latency.percentile(50) or 0:.0f} ms",
             f"{s['style']}  [{s['provider']}]  strength {self.controls.strength:.1f}  "
-            f"smooth {'on' if self.controls.smooth else 'off'}  colour {'kept' if self.controls.preserve_color else 'style'}",
+            f"smooth {'on' if self.controls.smooth else 'off'}  "
+            f"colour {'kept' if self.controls.preserve_color else 'style'}",
             f"dropped {s['dropped']}",
         ]
         if s.get("message"):

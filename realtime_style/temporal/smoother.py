@@ -139,7 +139,8 @@ class Smoother:
         scale = min(self.flow_scale, self.max_flow_side / max(h, w), 1.0)
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         if scale < 1.0:
-            grey = cv2.resize(grey, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_LINEAR)
+            small = (max(8, round(w * scale)), max(8, round(h * scale)))
+            grey = cv2.resize(grey, small, interpolation=cv2.INTER_LINEAR)
         return grey
 
     def _remember(self, grey: np.ndarray, out: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -249,7 +250,8 @@ class Smoother:
         # signed sum, with 8-bit three-channel passes (cheaper than a 16-bit merge and add).
         gain = cv2.multiply(detail, boost, dtype=cv2.CV_8U)
         loss = cv2.multiply(detail, boost, scale=-1.0, dtype=cv2.CV_8U)
-        return cv2.subtract(cv2.add(mix, cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB)), cv2.cvtColor(loss, cv2.COLOR_GRAY2RGB))
+        gained = cv2.add(mix, cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB))
+        return cv2.subtract(gained, cv2.cvtColor(loss, cv2.COLOR_GRAY2RGB))
 
 
 _KERNEL_3 = np.ones((3, 3), np.uint8)

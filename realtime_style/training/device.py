@@ -124,7 +124,8 @@ class Processes:
         digests: list = [None] * self.world
         dist.all_gather_object(digests, digest)
         if len(set(digests)) != 1:
-            raise ModelError(f"the {self.world} processes ended with different weights ({', '.join(d[:12] for d in digests)})")
+            short = ", ".join(d[:12] for d in digests)
+            raise ModelError(f"the {self.world} processes ended with different weights ({short})")
         return digest
 
     def close(self) -> None:

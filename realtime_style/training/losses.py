@@ -134,7 +134,8 @@ def _blur_and_occlude(moved: torch.Tensor, mask: torch.Tensor, generator: torch.
             pad = (shape[1] // 2, shape[1] // 2, shape[0] // 2, shape[0] // 2)
             out[i] = F.conv2d(F.pad(out[i : i + 1], pad, mode="replicate"), kernel, groups=3)[0]
         if draws[i, 3] < 0.5 and n > 1:  # an occluder: part of the next crop, pasted on top
-            bh, bw = max(4, int(h * (0.15 + 0.2 * float(draws[i, 4])))), max(4, int(w * (0.15 + 0.2 * float(draws[i, 5]))))
+            bh = max(4, int(h * (0.15 + 0.2 * float(draws[i, 4]))))
+            bw = max(4, int(w * (0.15 + 0.2 * float(draws[i, 5]))))
             y = int(torch.randint(0, h - bh + 1, (1,), generator=generator))
             x0 = int(torch.randint(0, w - bw + 1, (1,), generator=generator))
             out[i, :, y : y + bh, x0 : x0 + bw] = moved[(i + 1) % n, :, y : y + bh, x0 : x0 + bw]

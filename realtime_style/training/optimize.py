@@ -119,7 +119,7 @@ def run(config: OptimizeConfig, on_progress: Callable[[Progress], None] | None =
 
         def evaluate() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             nonlocal done, first, last
-            loss, parts = loss_fn(param * 255.0, content_feats)
+            loss, parts = loss_fn(param * 255.0, content_feats)  # noqa: B023 - called within this scale only
             if not torch.isfinite(loss):
                 raise ModelError(f"the loss became {loss.item()} at step {done + 1}; lower --lr or the weights")
             done += 1
@@ -146,7 +146,7 @@ def run(config: OptimizeConfig, on_progress: Callable[[Progress], None] | None =
                                     line_search_fn="strong_wolfe")
 
             def closure() -> torch.Tensor:
-                opt.zero_grad()
+                opt.zero_grad()  # noqa: B023 - called within this scale only
                 loss, _ = evaluate()
                 loss.backward()
                 return loss
