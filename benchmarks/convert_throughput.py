@@ -25,9 +25,7 @@ from realtime_style.engine import InferenceOptions, StyleEngine
 from realtime_style.engine.timing import model_fps
 from realtime_style.io.video_file import EncodeSettings
 from realtime_style.jobs.convert import convert
-from realtime_style_export.checkpoints import LoadedModel
-from realtime_style_export.networks import build
-from realtime_style_export.onnx_export import export_model
+from realtime_style.models.synthetic import make_style_model
 
 MODELS = {  # name: (architecture, its settings)
     "johnson": ("johnson", dict(channels=(32, 64, 128), res_blocks=5)),
@@ -37,9 +35,17 @@ MODELS = {  # name: (architecture, its settings)
 TARGET = 0.9  # convert FPS / model-only FPS
 
 
-def measure(name: str, clip: Path, tmp: Path, width: int, height: int, args) -> dict:
+def random_network(name: str) -> bytes:
+    """``MODELS[name]`` with random weights, exported (needs torch)."""
+    from realtime_style_export.checkpoints import LoadedModel
+    from realtime_style_export.networks import build
+    from realtime_style_export.onnx_export import export_model
+
     arch, config = MODELS[name]
-    data, _ = export_model(LoadedModel(build(arch, **config).eval(), arch, {}), None, name=name)
+    return export_model(LoadedModel(build(arch, **config).eval(), arch, {}), None, name=name)[0]
+
+
+def measure(name: str, data: bytes, clip: Path, tmp: Path, width: int, height: int, args) -> dict:
     # model-only: one inference on all cores, as `image` and `bench` run it;
     # convert: as the command runs it (automatic workers).
     engine = StyleEngine(data, InferenceOptions(provider="cpu"))
@@ -82,13 +88,15 @@ def main() -> None:
     ap.add_argument("--preset", default=EncodeSettings().preset, help="x264 preset for convert")
     args = harness.parse(ap)
     if args.smoke:
-        args.size, args.frames, args.models, args.rounds = "64x48", 2, "student", 1
+        # the generated model, not an export (15-25 s of tracing)
+        args.size, args.frames, args.models, args.rounds = "64x48", 2, "generated", 1
     width, height = harness.size(args.size)
     results = []
     with tempfile.TemporaryDirectory(dir=args.smoke) as tmp:
         clip = harness.make_clip(Path(tmp) / "clip.mp4", width, height, args.frames)
         for name in args.models.split(","):
-            row = measure(name, clip, Path(tmp), width, height, args)
+            data = make_style_model() if args.smoke else random_network(name)
+            row = measure(name, data, clip, Path(tmp), width, height, args)
             results.append(row)
             print(json.dumps(row), flush=True)
     report = {"machine": harness.machine(), "results": results}

@@ -139,11 +139,9 @@ def cpu_line() -> str:
 # -- generated inputs for smoke runs -----------------------------------------------------------
 def tiny_model(directory: Path) -> Path:
     """A tiny contract-following ONNX style model (one 3x3 conv), written to ``directory``."""
-    from realtime_style.models.synthetic import make_style_model
+    from realtime_style.models.synthetic import write_style_model
 
-    path = directory / "tiny.onnx"
-    path.write_bytes(make_style_model())
-    return path
+    return write_style_model(directory / "tiny.onnx")
 
 
 def random_teacher(directory: Path) -> Path:

@@ -62,6 +62,12 @@ def make_style_model(
     return model.SerializeToString()
 
 
+def write_style_model(path: Path, **kwargs) -> Path:
+    """``make_style_model(**kwargs)`` written to ``path``."""
+    Path(path).write_bytes(make_style_model(**kwargs))
+    return Path(path)
+
+
 def write_ml5_folder(path, seed=0):
     """A synthetic ml5 checkpoint in the published layout (TensorFlow kernel layouts)."""
     rng = np.random.default_rng(seed)
