@@ -6,7 +6,7 @@ A script run as ``python benchmarks/NAME.py`` has this folder first on ``sys.pat
 
 Common flags (``parser``):
 - ``--smoke DIR``: a quick run on tiny generated inputs (``DIR/inputs``: a generated ONNX
-  style model, a random ml5 teacher, a short clip), a frame or two, nothing read from
+  style model, a short clip), a frame or two, nothing read from
   ``../shared``; the result goes to ``DIR/result.json`` (tests/test_benchmark_scripts.py runs
   every script this way).
 - ``--json [PATH]``: also write the result to PATH, atomically (without PATH: print only the JSON).
@@ -17,9 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -86,18 +83,6 @@ def target(value: float, goal: float, *, at_most: bool = False) -> dict:
 
 
 # -- timing ------------------------------------------------------------------------------------
-def timed(fn: Callable[[], object], runs: int, warmup: int = 0) -> list[float]:
-    """Seconds of each of ``runs`` calls of ``fn``, after ``warmup`` calls not timed."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
-
-
 def alternate(rounds: int, measures: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
     """Each measure once per round, in turn, ``rounds`` times: drift of the machine's speed hits
     them all alike. Returns every measure's values in round order (compare their medians)."""
@@ -106,10 +91,6 @@ def alternate(rounds: int, measures: dict[str, Callable[[], float]]) -> dict[str
         for name, measure in measures.items():
             values[name].append(measure())
     return values
-
-
-def median(values: list[float], digits: int = 2) -> float:
-    return round(statistics.median(values), digits)
 
 
 def percentiles(values: list[float], points: tuple[int, ...] = (50, 95, 99), digits: int = 1) -> dict[str, float]:
@@ -144,14 +125,6 @@ def tiny_model(directory: Path) -> Path:
     return write_style_model(directory / "tiny.onnx")
 
 
-def random_teacher(directory: Path) -> Path:
-    """An ml5 checkpoint folder of random weights (the Engstrom network `export` reads)."""
-    from realtime_style.models.synthetic import write_ml5_folder
-
-    path = directory / "ml5-teacher"
-    return path if (path / "manifest.json").is_file() else write_ml5_folder(path)
-
-
 def make_clip(path: Path, width: int, height: int, frames: int, fps: int = 30) -> Path:
     """An H.264 clip of a slow pan over the project's test card."""
     import av
@@ -172,7 +145,3 @@ def make_clip(path: Path, width: int, height: int, frames: int, fps: int = 30) -
             out.mux(packet)
     return path
 
-
-def note(message: str) -> None:
-    """Progress for the reader, on stderr (stdout carries the result)."""
-    print(message, file=sys.stderr, flush=True)
