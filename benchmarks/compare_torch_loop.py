@@ -1,7 +1,7 @@
 """Our `convert` against the plain per-frame PyTorch loop that the anchors' scripts use,
 on the same weights, the same clip, the same size.
 
-    python benchmarks/compare_torch_loop.py --video CLIP [--checkpoint CKPT] [--frames N] [--json]
+    python benchmarks/compare_torch_loop.py --video CLIP [--checkpoint CKPT] [--frames N] [--json [PATH]]
 
 CKPT is anything `realtime-style export` reads (our safetensors checkpoint, an ml5 folder,
 a pytorch/examples .pth); default: the wave teacher of ../shared (a Johnson-size network,
@@ -15,15 +15,11 @@ Prints JSON with both FPS and the speed-up.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import harness
 
 
 def torch_loop(module, video: Path, out: Path, frames: int) -> tuple[int, float]:
@@ -65,25 +61,40 @@ def ours(onnx_path: Path, video: Path, out: Path, frames: int) -> tuple[int, flo
     return result.frames, time.perf_counter() - start, engine.workers
 
 
+def smoke_model():
+    """A tiny random Johnson network (smoke runs: the two loops' code, not their speed)."""
+    from realtime_style_export.checkpoints import LoadedModel
+    from realtime_style_export.networks import build
+
+    return LoadedModel(build("johnson", channels=(4, 8, 8), res_blocks=1).eval(), "johnson", {})
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--video", required=True, type=Path)
-    ap.add_argument("--checkpoint", type=Path, default=ROOT.parent / "shared/data/teachers/ml5/wave")
+    ap = harness.parser(__doc__)
+    ap.add_argument("--video", type=Path, default=None, help="the clip (required)")
+    ap.add_argument("--checkpoint", type=Path, default=harness.SHARED / "teachers" / "ml5" / "wave")
     ap.add_argument("--frames", type=int, default=60, help="frames per side (0 = the whole clip)")
-    ap.add_argument("--json", action="store_true", help="print only the JSON")
-    args = ap.parse_args()
+    args = harness.parse(ap)
+    if args.smoke:  # a 3-frame clip; a tiny random network, and the generated ONNX model for ours
+        args.checkpoint = None
+        args.video, args.frames = harness.make_clip(harness.inputs(args) / "clip.mp4", 64, 48, 3), 2
+    elif args.video is None:
+        ap.error("the following arguments are required: --video")
 
     import torch
 
     from realtime_style_export.checkpoints import load
     from realtime_style_export.onnx_export import export_model
 
-    loaded = load(args.checkpoint)
+    loaded = smoke_model() if args.smoke else load(args.checkpoint)
     module = loaded.module.eval()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.smoke) as tmp:
         tmp = Path(tmp)
         onnx_path = tmp / "model.onnx"
-        export_model(loaded, onnx_path, name="compare")
+        if args.smoke:  # the export (15-25 s of tracing) left out: the generated ONNX model instead
+            onnx_path = harness.tiny_model(tmp)
+        else:
+            export_model(loaded, onnx_path, name="compare")
         n_ours, t_ours, workers = ours(onnx_path, args.video, tmp / "ours.mp4", args.frames)
         n_torch, t_torch = torch_loop(module, args.video, tmp / "torch.mp4", args.frames)
     report = {
@@ -95,7 +106,7 @@ def main() -> None:
                               "no_grad) -> OpenCV mp4v writer"},
     }
     report["speedup"] = round(report["ours"]["fps"] / report["torch_loop"]["fps"], 2)
-    print(json.dumps(report, indent=2))
+    harness.emit(report, args)
 
 
 if __name__ == "__main__":

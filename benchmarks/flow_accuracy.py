@@ -1,6 +1,7 @@
 """How well the smoother's flow follows the true motion, against stronger estimators.
 
-    python benchmarks/flow_accuracy.py [--sintel ../shared/data/flow/sintel] [--photos ../shared/data/images/content] [--pans]
+    python benchmarks/flow_accuracy.py [--sintel ../shared/data/flow/sintel] [--photos ../shared/data/images/content]
+                                       [--pans]
 
 For every pair with a ground-truth .flo (Sintel folders, and the known-motion clips of
 smoothing_quality.py, every third pair; with --pans five fast camera pans, every second), the
@@ -12,25 +13,18 @@ the setting it had before, DIS ultrafast/medium stock presets, and Farneback. Pr
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import cv2
+import harness
 import numpy as np
+from smoothing_quality import known_motion_clips, sequences
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from smoothing_quality import known_motion_clips, sequences  # noqa: E402
-
-from realtime_style.io.images import list_images  # noqa: E402
-from realtime_style.jobs.evaluate import ground_truth  # noqa: E402
-from realtime_style.temporal import smoother  # noqa: E402
+from realtime_style.io.images import list_images
+from realtime_style.jobs.evaluate import ground_truth
+from realtime_style.temporal import smoother
 
 
 def dis(preset, stride=None, iterations=None, finest=None, patch=None):
@@ -79,17 +73,21 @@ def pairs(seq: Path, every: int):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sintel", type=Path, default=ROOT.parent / "shared" / "data" / "flow" / "sintel")
-    ap.add_argument("--photos", type=Path, default=ROOT.parent / "shared" / "data" / "images" / "content")
+    ap = harness.parser(__doc__)
+    ap.add_argument("--sintel", type=Path, default=harness.SHARED / "flow" / "sintel")
+    ap.add_argument("--photos", type=Path, default=harness.SHARED / "images" / "content")
     ap.add_argument("--pans", action="store_true", help=f"also five fast camera pans {PANS} (every second pair)")
-    args = ap.parse_args()
+    args = harness.parse(ap)
+    clips, clip = 5, {}
+    if args.smoke:  # one short clip of the synthetic scene, no Sintel
+        args.sintel = args.photos = harness.inputs(args) / "none"
+        clips, clip = 1, {"frames": 4, "size": (96, 64)}
     cv2.setNumThreads(1)
-    tmp = tempfile.TemporaryDirectory()
+    tmp = tempfile.TemporaryDirectory(dir=args.smoke)
     seqs = [(s, 1) for s in (sequences(args.sintel) if args.sintel.is_dir() else [])]
-    seqs += [(s, 3) for s in known_motion_clips(Path(tmp.name), args.photos, 5)]
+    seqs += [(s, 3) for s in known_motion_clips(Path(tmp.name), args.photos, clips, **clip)]
     if args.pans:
-        seqs += [(s, 2) for s in known_motion_clips(Path(tmp.name), args.photos, len(PANS), PANS, "pan")]
+        seqs += [(s, 2) for s in known_motion_clips(Path(tmp.name), args.photos, len(PANS), PANS, "pan", **clip)]
     rows = []
     for seq, every in seqs:
         row = {"sequence": seq.name}
@@ -113,7 +111,7 @@ def main() -> None:
         row["true_motion_px"] = round(float(np.mean(mags)), 1)
         rows.append(row)
     tmp.cleanup()
-    print(json.dumps({"threads": 1, "sequences": rows}, indent=2))
+    harness.emit({"threads": 1, "sequences": rows}, args)
 
 
 if __name__ == "__main__":

@@ -17,14 +17,11 @@ Prints JSON; the figures go into benchmarks/RESULTS.md.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import harness
 
 from realtime_style.engine import InferenceOptions, StyleEngine
 from realtime_style.engine.timing import model_fps
@@ -68,7 +65,7 @@ class SlowDisplay:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = harness.parser(__doc__)
     ap.add_argument("--style", default=None)
     ap.add_argument("--source", default="synthetic")
     ap.add_argument("--size", default="640x360")
@@ -79,8 +76,11 @@ def main() -> None:
     ap.add_argument("--smooth", type=float, default=0.0, help=f"live's default is off; {DEFAULT_STRENGTH} is `s`")
     ap.add_argument("--threads-spin", choices=("auto", "on", "off"), default="auto",
                     help="ONNX Runtime's CPU threads spin while waiting (auto: as `live` does, off with --smooth)")
-    args = ap.parse_args()
-    w, h = (int(v) for v in args.size.split("x"))
+    args = harness.parse(ap)
+    if args.smoke:  # the memory run must outlast the sampler's first second
+        args.style, args.size, args.frames = str(harness.tiny_model(harness.inputs(args))), "64x48", 6
+        args.memory_frames, args.slow_display_ms = 45, 60.0
+    w, h = harness.size(args.size)
     style = args.style or registry.default_name()
     spin = args.smooth <= 0 if args.threads_spin == "auto" else args.threads_spin == "on"  # auto: as `live` runs
     opts = InferenceOptions(provider="cpu", workers=1, spin=spin)
@@ -96,7 +96,8 @@ def main() -> None:
     fps_target = 0.85 * min(source_fps, model)
     latency_target = 2 * 1000 / model + 1000 / source_fps
     report = {
-        "style": style, "size": args.size, "smooth": args.smooth, "threads_spin": spin, "source": stats["source"], "source_fps": source_fps,
+        "style": style, "size": args.size, "smooth": args.smooth, "threads_spin": spin, "source": stats["source"],
+        "source_fps": source_fps,
         "model_only_fps": round(model, 2),
         "headless": {k: stats[k] for k in ("frames_captured", "frames_processed", "frames_displayed",
                                            "frames_dropped", "fps", "model_fps", "latency_ms", "peak_rss_mb")},
@@ -133,7 +134,7 @@ def main() -> None:
             "growth_after_warmup_mb": round(max(warm) - min(warm), 1),
             "flat": max(warm) - min(warm) < 20.0,
         }
-    print(json.dumps(report, indent=2))
+    harness.emit(report, args)
 
 
 if __name__ == "__main__":

@@ -21,25 +21,22 @@ Prints JSON.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import tempfile
 from pathlib import Path
 
 import cv2
+import harness
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from realtime_style.engine import InferenceOptions, StyleEngine
+from realtime_style.io.images import list_images, read_image
+from realtime_style.jobs.evaluate import evaluate, find_gt_flow
+from realtime_style.metrics import texture_energy
+from realtime_style.models import registry
+from realtime_style.temporal.smoother import DEFAULT_STRENGTH, Smoother
+from realtime_style.temporal.warping import write_flo
 
-from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
-from realtime_style.io.images import list_images, read_image  # noqa: E402
-from realtime_style.jobs.evaluate import evaluate, find_gt_flow  # noqa: E402
-from realtime_style.metrics import texture_energy  # noqa: E402
-from realtime_style.models import registry  # noqa: E402
-from realtime_style.temporal.smoother import DEFAULT_STRENGTH, Smoother  # noqa: E402
-from realtime_style.temporal.warping import write_flo  # noqa: E402
+SHARED = harness.SHARED
 
 # (pan x, pan y) px per frame, zoom per frame, roll degrees per frame
 MOTIONS = [(6, 1, 0.004, 0.2), (12, -3, 0.0, 0.0), (3, 2, 0.01, -0.4), (-9, 4, -0.006, 0.3), (20, 0, 0.0, 0.0),
@@ -100,7 +97,8 @@ def known_motion(root: Path, name: str, photo: np.ndarray, motion, frames: int =
     return seq
 
 
-def known_motion_clips(root: Path, photos: Path, count: int, motions=MOTIONS, prefix: str = "motion") -> list[Path]:
+def known_motion_clips(root: Path, photos: Path, count: int, motions=MOTIONS, prefix: str = "motion",
+                       frames: int = 12, size=(640, 360)) -> list[Path]:
     images = [read_image(p).rgb for p in list_images(photos)] if photos.is_dir() else []
     if images:  # the largest photos: the least upscaling
         picks = sorted(images, key=lambda im: -im.shape[0] * im.shape[1])[:count]
@@ -108,15 +106,24 @@ def known_motion_clips(root: Path, photos: Path, count: int, motions=MOTIONS, pr
         from realtime_style.io.live_sources import SyntheticSource
 
         picks = [SyntheticSource((960, 540)).render(17 * i) for i in range(count)]
-    return [known_motion(root, f"{prefix}{i}", picks[i % len(picks)], motions[i % len(motions)]) for i in range(count)]
+    return [known_motion(root, f"{prefix}{i}", picks[i % len(picks)], motions[i % len(motions)], frames, size)
+            for i in range(count)]
+
+
+def ml5_teacher(folder: Path, style: str, opts: InferenceOptions) -> StyleEngine:
+    """The per-frame teacher, exported in memory from its ml5 folder (needs torch)."""
+    from realtime_style_export.checkpoints import load_ml5
+    from realtime_style_export.onnx_export import export_model
+
+    return StyleEngine(export_model(load_ml5(folder), None, name=f"teacher-{style}")[0], opts)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = harness.parser(__doc__)
     ap.add_argument("--style", default=None)
     ap.add_argument("--teacher", type=Path, default=None)
-    ap.add_argument("--sintel", type=Path, default=ROOT.parent / "shared" / "data" / "flow" / "sintel")
-    ap.add_argument("--photos", type=Path, default=ROOT.parent / "shared" / "data" / "images" / "content",
+    ap.add_argument("--sintel", type=Path, default=SHARED / "flow" / "sintel")
+    ap.add_argument("--photos", type=Path, default=SHARED / "images" / "content",
                     help="photos for the known-motion clips (the largest are used)")
     ap.add_argument("--strength", type=float, default=DEFAULT_STRENGTH, help="smoothing strength to judge")
     ap.add_argument("--known-motion", type=int, default=5, help="clips with a known camera motion (0: none)")
@@ -124,7 +131,12 @@ def main() -> None:
                     help="a camera motion per frame (px, px, zoom fraction, degrees) instead of the built-in "
                          "list; repeatable, one clip each (with --known-motion 0 for the count of them)")
     ap.add_argument("--no-sintel", action="store_true", help="only the known-motion clips")
-    args = ap.parse_args()
+    args = harness.parse(ap)
+    clip_frames, clip_size = 12, (640, 360)
+    if args.smoke:  # the tiny model as student and teacher; one short known-motion clip of the synthetic scene
+        args.style = args.teacher = str(harness.tiny_model(harness.inputs(args)))
+        args.no_sintel, args.known_motion, args.photos = True, 1, harness.inputs(args) / "no-photos"
+        clip_frames, clip_size = 3, (96, 64)
     motions = [tuple(float(v) for v in m.split(",")) for m in args.motion] if args.motion else MOTIONS
     if args.motion and any(len(m) != 4 for m in motions):
         ap.error("--motion takes four numbers: TX,TY,ZOOM,ROLL")
@@ -132,16 +144,13 @@ def main() -> None:
     style = args.style or registry.default_name()
     opts = InferenceOptions(provider="cpu")
     student = StyleEngine(registry.resolve_style(style), opts)
-    teacher_dir = args.teacher or ROOT.parent / "shared" / "data" / "teachers" / "ml5" / style
-    from realtime_style_export.checkpoints import load_ml5
-    from realtime_style_export.onnx_export import export_model
-
-    teacher_onnx, _ = export_model(load_ml5(teacher_dir), None, name=f"teacher-{style}")
-    teacher = StyleEngine(teacher_onnx, opts)
+    teacher = StyleEngine(args.teacher, opts) if args.smoke else ml5_teacher(
+        args.teacher or SHARED / "teachers" / "ml5" / style, style, opts)
     rows = []
-    tmp = tempfile.TemporaryDirectory()
+    tmp = tempfile.TemporaryDirectory(dir=args.smoke)
     seqs = sequences(args.sintel) if args.sintel.is_dir() and not args.no_sintel else []
-    seqs += known_motion_clips(Path(tmp.name), args.photos, count, motions) if count else []
+    seqs += known_motion_clips(Path(tmp.name), args.photos, count, motions, frames=clip_frames,
+                               size=clip_size) if count else []
     for seq in seqs:
         smoothed = evaluate(seq, student.stylize, smooth=args.strength, flow="gt").to_json()
         t = evaluate(seq, teacher.stylize, smooth=0.0, flow="gt").to_json()
@@ -164,7 +173,7 @@ def main() -> None:
               "targets": {"smoothed_over_unsmoothed": "<= 0.6", "lowpass_psnr_db": ">= 26",
                           "texture_ratio": ">= 0.85", "smoothed_over_teacher": "<= 0.35",
                           "texture_smoothed_over_teacher": ">= 0.75"}}
-    print(json.dumps(report, indent=2))
+    harness.emit(report, args)
 
 
 if __name__ == "__main__":

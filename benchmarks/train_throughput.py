@@ -11,28 +11,22 @@ random VGG16 in torchvision's format: speed does not depend on the weights. The 
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+import cv2
+import harness
+import torch
 
-import cv2  # noqa: E402
-import torch  # noqa: E402
-from conftest import write_vgg16  # noqa: E402  (the tests' random torchvision-format VGG16)
-
-from realtime_style.testcard import card_image  # noqa: E402
-from realtime_style.training.train import TrainConfig, run  # noqa: E402
+from realtime_style.models.synthetic import write_vgg16
+from realtime_style.testcard import card_image
+from realtime_style.training.train import TrainConfig, run
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = harness.parser(__doc__)
     ap.add_argument("--arch", default="johnson")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--batch", type=int, default=4)
@@ -41,14 +35,17 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", default="auto")
-    args = ap.parse_args()
+    args = harness.parse(ap)
+    if args.smoke:
+        args.arch, args.size, args.batch, args.steps, args.warmup = "student", 32, 1, 2, 1
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.smoke) as tmp:
         tmp = Path(tmp)
         (tmp / "photos").mkdir()
+        photo, style = ((48, 64), 64) if args.smoke else ((360, 480), 512)
         for i in range(8):
-            cv2.imwrite(str(tmp / "photos" / f"p{i}.png"), card_image(360, 480, seed=i)[..., ::-1])
-        cv2.imwrite(str(tmp / "style.png"), card_image(512, 512, seed=99)[..., ::-1])
+            cv2.imwrite(str(tmp / "photos" / f"p{i}.png"), card_image(*photo, seed=i)[..., ::-1])
+        cv2.imwrite(str(tmp / "style.png"), card_image(style, style, seed=99)[..., ::-1])
         vgg = write_vgg16(tmp / f"vgg-{os.environ.get('RANK', '0')}.pth")
         stamps: dict[int, float] = {}
         config = TrainConfig(style_image=str(tmp / "style.png"), data=str(tmp / "photos"), out=str(tmp / "run"),
@@ -67,18 +64,15 @@ def main() -> None:
         return
     timed = args.steps - args.warmup
     seconds = stamps[args.steps] - stamps[args.warmup]
-    from realtime_style.machine import machine_info
-
-    info = machine_info()
     device = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else \
-        f"{info['cpu']}, {info['cores']} cores"
-    print(json.dumps({
+        harness.cpu_line()
+    harness.emit({
         "arch": args.arch, "size": args.size, "batch_per_process": args.batch, "processes": world,
         "timed_steps": timed, "seconds_per_step": round(seconds / timed, 3),
         "images_per_s": round(timed * args.batch * world / seconds, 2),
         "device": device, "threads": torch.get_num_threads(), "torch": torch.__version__,
         "notes": [n for n in notes if n.startswith("training on")],
-    }))
+    }, args, indent=None)
 
 
 if __name__ == "__main__":

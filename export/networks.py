@@ -283,7 +283,7 @@ class StudentNet(nn.Module):
     with the default widths (Johnson: 154 k). Input normalised inside (x / 127.5 - 1);
     output ``tanh * 127.5 + 127.5``.
 
-    Where strokes are made (``benchmarks/student_frontier.py`` compares these):
+    Where strokes are made (``benchmarks/builders/student_frontier.py`` compares these):
     ``mid_blocks`` residual refinements at 1/4 resolution after the first upsampling, and
     ``head_blocks`` at 1/2 resolution before the output conv (``head_width`` channels
     inside), which with ``photo_skip`` also see the photo itself at 1/2 resolution

@@ -2,7 +2,7 @@
 budget, then measured side by side: stroke correlation, low-pass PSNR, texture ratio,
 warping error (Sintel, ground-truth flow) and model-only FPS at 640x360 on the CPU.
 
-    python benchmarks/student_frontier.py --style wave --steps 150 --workdir runs/frontier \\
+    python benchmarks/builders/student_frontier.py --style wave --steps 150 --workdir runs/frontier \\
         [--candidates base,h1,h1p] [--jobs 2] [--photos 24] [--json OUT] [--plot OUT.png]
 
 Every candidate starts from the same point (``--init``, default the built-in of the style,
@@ -28,10 +28,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import model_card
+import smoke
 
+from realtime_style.models.synthetic import write_style_model
+
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
 
 GROWTH = {  # name: growth of the starting student (export/networks.py StudentNet)
@@ -95,7 +97,16 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=SHARED / "images" / "train")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--plot", type=Path, default=None)
+    smoke.add_flag(ap)
     args = ap.parse_args()
+    args.val, args.sintel = SHARED / "images" / "val", SHARED / "flow" / "sintel"
+    if args.smoke:  # no training (each candidate's export alone takes 15-25 s): the generated model measured
+        args.smoke = args.smoke.resolve()
+        made = smoke.inputs(args.smoke)
+        args.candidates, args.rounds, args.workdir = "", 1, args.smoke / "work"
+        args.init = args.teacher = str(write_style_model(made / "tiny.onnx"))
+        args.val, args.sintel = smoke.photos(made), smoke.sintel(made)
+        args.json, args.plot = args.smoke / "frontier.json", args.smoke / "frontier.png"
     args.teacher = args.teacher or SHARED / "teachers" / "ml5" / args.style
     args.cache = args.cache or args.workdir / f"cache-{args.style}"
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -129,22 +140,21 @@ def train_cache(args) -> None:
 
 
 def measure_all(files: dict[str, Path], args) -> dict:
-    import model_card  # benchmarks/model_card.py
-
     from realtime_style.engine import InferenceOptions, StyleEngine
     from realtime_style.io.images import list_images
     from realtime_style.machine import machine_info
 
     opts = InferenceOptions(provider="cpu")
-    teacher = model_card.teacher_engine(args.teacher)
+    teacher = model_card.teacher_engine(args.teacher) if Path(args.teacher).is_dir() \
+        else StyleEngine(args.teacher, opts)  # an ml5 folder or an ONNX file
     engines = {name: StyleEngine(path, opts) for name, path in files.items()}
     fps = model_card.speed({**engines, "teacher": teacher}, args.rounds, {"teacher": 3})
-    val = list_images(SHARED / "images" / "val")
+    val = list_images(args.val)
     import numpy as np
 
     picks = sorted(set(np.linspace(0, len(val) - 1, min(args.photos, len(val))).round().astype(int).tolist()))
     photos = [val[i] for i in picks]
-    sintel = SHARED / "flow" / "sintel"
+    sintel = args.sintel
     rows = {}
     for name, engine in engines.items():
         fid = model_card.fidelity(engine, teacher, photos, probe_teacher=0)
@@ -161,7 +171,8 @@ def measure_all(files: dict[str, Path], args) -> dict:
     info = machine_info()
     return {"style": args.style, "steps": args.steps, "batch": args.batch, "crop": args.crop, "lr": args.lr,
             "init": args.init or f"built-in {args.style}",
-            "photos": len(photos), "teacher_fps": fps["teacher"], "machine": f"{info['cpu']}, {info['cores']} cores",
+            "photos": len(photos), "teacher_fps": fps["teacher"],
+            "machine": f"{info['cpu']}, {info['cores']} cores",
             "candidates": rows}
 
 

@@ -1,6 +1,6 @@
 """Measure a student against its teacher for a model card: speed, fidelity, stability.
 
-    python benchmarks/model_card.py --student S.onnx --teacher T.onnx|ML5_FOLDER \\
+    python benchmarks/builders/model_card.py --student S.onnx --teacher T.onnx|ML5_FOLDER \\
         [--val ../shared/data/images/val] [--sintel ../shared/data/flow/sintel] [--json OUT] \\
         [--parts speed,fidelity,stability] [--photos N] [--probe-teacher N] [--threads N]
 
@@ -22,18 +22,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import smoke
 
 from realtime_style.engine import InferenceOptions, StyleEngine
 from realtime_style.engine.timing import model_fps
 from realtime_style.io.images import list_images, read_image
 from realtime_style.metrics import border_mask, eval_size, lowpass_psnr, stroke_correlation, texture_ratio
+from realtime_style.models.synthetic import write_style_model
 from realtime_style.temporal.warping import DENOMINATOR, RANGE, read_flo, warping_error
 
 SINTEL_PAIRS = [  # (frames dir, frame a, frame b, ground-truth dir, flow name)
@@ -100,7 +99,7 @@ def fidelity(student: StyleEngine, teacher: StyleEngine, photos: list[Path], pro
                             "lowpass_inner", "shift_student", "shift_teacher")}
     for i, path in enumerate(photos):
         img = eval_size(read_image(path).rgb)
-        s, t = student.stylize(img), memo.get_or(("photo", str(path)), lambda: teacher.stylize(img))
+        s, t = student.stylize(img), memo.get_or(("photo", str(path)), lambda img=img: teacher.stylize(img))
         edge = border_mask(img.shape, BORDER_PX)
         rows["stroke"].append(stroke_correlation(s, t))
         rows["lowpass"].append(lowpass_psnr(s, t))
@@ -111,10 +110,12 @@ def fidelity(student: StyleEngine, teacher: StyleEngine, photos: list[Path], pro
         rows["lowpass_inner"].append(lowpass_psnr(s, t, mask=~edge))
         rows["shift_student"].append(shift_probe(student, img, s))
         if i in probed:
-            rows["shift_teacher"].append(memo.get_or(("shift", str(path)), lambda: shift_probe(teacher, img, t)))
+            rows["shift_teacher"].append(memo.get_or(("shift", str(path)),
+                                                     lambda img=img, t=t: shift_probe(teacher, img, t)))
     mean = lambda k, d=3: round(float(np.mean(rows[k])), d) if rows[k] else None  # noqa: E731
     return {"images": len(rows["stroke"]), "max_side": 512, "multiple": 16,
-            "stroke_correlation_mean": mean("stroke"), "stroke_correlation_min": round(float(np.min(rows["stroke"])), 3),
+            "stroke_correlation_mean": mean("stroke"),
+            "stroke_correlation_min": round(float(np.min(rows["stroke"])), 3),
             "lowpass_psnr_db_mean": mean("lowpass", 2), "lowpass_psnr_db_min": round(float(np.min(rows["lowpass"])), 2),
             "texture_ratio_mean": mean("texture"), "texture_ratio_min": round(float(np.min(rows["texture"])), 3),
             "texture_ratio_max": round(float(np.max(rows["texture"])), 3), "sigma_px": 2,
@@ -155,7 +156,8 @@ def measure_many(students: dict[str, StyleEngine], teacher: StyleEngine, val: Pa
     same teacher outputs, and every speed in the same alternating rounds."""
     memo = Memo()
     rest = tuple(p for p in parts if p != "speed")
-    reports = {k: measure(e, teacher, val, sintel, rounds, photos, rest, probe_teacher, memo) for k, e in students.items()}
+    reports = {k: measure(e, teacher, val, sintel, rounds, photos, rest, probe_teacher, memo)
+               for k, e in students.items()}
     if "speed" in parts:
         fps = speed({**students, "teacher": teacher}, rounds, {"teacher": 3})
         for k, r in reports.items():
@@ -184,7 +186,8 @@ def stability(student: StyleEngine, teacher: StyleEngine, sintel: Path, memo: Me
         e_in = warping_error(ia, ib, f, valid).value
         e_s = warping_error(student.stylize(ia), student.stylize(ib), f, valid).value
         e_t = memo.get_or(("sintel", scene, a, b),
-                          lambda: warping_error(teacher.stylize(ia), teacher.stylize(ib), f, valid).value)
+                          lambda ia=ia, ib=ib, f=f, valid=valid:
+                          warping_error(teacher.stylize(ia), teacher.stylize(ib), f, valid).value)
         pairs.append({"pair": f"{scene} {a}->{b}", "input": round(e_in, 6), "student": round(e_s, 6),
                       "teacher": round(e_t, 6), "student_over_teacher": round(e_s / e_t, 3)})
     return {"flow": "ground truth (Sintel)", "range": RANGE, "denominator": DENOMINATOR, "pairs": pairs,
@@ -235,9 +238,9 @@ def render_markdown(name: str, report: dict) -> str:
         f"- **Data:** the training photos of `{recipe['data']}`",
         f"- **Training:** {_stage1_text(recipe)}{_stage2_text(recipe)}.",
         f"- **Recipe:** `realtime_style/models/recipes/{name}.json`; reproduce with "
-        f"`python benchmarks/reproduce_builtin.py {name} --install`",
+        f"`python benchmarks/builders/reproduce_builtin.py {name} --install`",
         "",
-        "## Measured (`benchmarks/model_card.py`, CPU provider)",
+        "## Measured (`benchmarks/builders/model_card.py`, CPU provider)",
         "",
         "| | student | teacher |",
         "|---|---|---|",
@@ -272,8 +275,8 @@ def render_markdown(name: str, report: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--student", required=True)
-    ap.add_argument("--teacher", required=True)
+    ap.add_argument("--student", default=None, help="the student's .onnx (required)")
+    ap.add_argument("--teacher", default=None, help="the teacher's .onnx or ml5 folder (required)")
     ap.add_argument("--val", type=Path, default=Path("../shared/data/images/val"))
     ap.add_argument("--sintel", type=Path, default=Path("../shared/data/flow/sintel"))
     ap.add_argument("--rounds", type=int, default=3)
@@ -284,7 +287,15 @@ def main() -> None:
     ap.add_argument("--baseline", action="append", default=[],
                     help="another student measured the same way, against the same teacher outputs (repeatable)")
     ap.add_argument("--json")
+    smoke.add_flag(ap)
     args = ap.parse_args()
+    if args.smoke:  # the generated model as student and teacher, three test cards, no Sintel
+        made = smoke.inputs(args.smoke)
+        args.student = args.teacher = str(write_style_model(made / "tiny.onnx"))
+        args.val, args.sintel, args.rounds = smoke.photos(made), made / "no-sintel", 1
+        args.json = args.json or str(args.smoke.resolve() / "result.json")
+    elif args.student is None or args.teacher is None:
+        ap.error("the following arguments are required: --student, --teacher")
     opts = InferenceOptions(provider="cpu", threads=args.threads)
     teacher = teacher_engine(args.teacher, args.threads) if Path(args.teacher).is_dir() \
         else StyleEngine(args.teacher, opts)  # an ml5 folder or an ONNX file

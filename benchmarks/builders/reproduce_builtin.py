@@ -1,8 +1,8 @@
 """Reproduce a built-in style from its recipe: distil, export, measure, write the card.
 
-    python benchmarks/reproduce_builtin.py wave [--workdir runs] [--resume] [--steps N]
-                                                [--stage1 FILE.onnx]
-                                                [--install]   # copy into realtime_style/models/builtin
+    python benchmarks/builders/reproduce_builtin.py wave [--workdir runs] [--resume] [--steps N]
+                                                         [--stage1 FILE.onnx]
+                                                         [--install]   # copy into realtime_style/models/builtin
 
 Reads ``realtime_style/models/recipes/NAME.json``. Stage 1 (``distill``: the run; an optional
 ``finetune``: more steps with other loss weights, resumed from the end of the first) made the
@@ -23,22 +23,24 @@ import shutil
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import model_card
+import smoke
 
-from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
-from realtime_style.training.distill import DistillConfig  # noqa: E402
-from realtime_style_export.checkpoints import load_checkpoint  # noqa: E402
-from realtime_style_export.onnx_export import export_model  # noqa: E402
+from realtime_style.engine import InferenceOptions, StyleEngine
+from realtime_style.models.synthetic import write_ml5_folder, write_style_model
+from realtime_style.training.distill import DistillConfig
+from realtime_style_export.checkpoints import load_checkpoint
+from realtime_style_export.onnx_export import export_model
 
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared" / "data"
 RECIPES = ROOT / "realtime_style" / "models" / "recipes"
 BUILTIN = ROOT / "realtime_style" / "models" / "builtin"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("name")
+    ap.add_argument("name", nargs="?", default=None, help="the recipe (required)")
     ap.add_argument("--workdir", type=Path, default=ROOT / "runs")
     ap.add_argument("--teacher-dir", type=Path, default=None)
     ap.add_argument("--data", default=None)
@@ -51,10 +53,21 @@ def main() -> None:
                     help="another model (e.g. the built-in it replaces) measured beside it, into the card's JSON")
     ap.add_argument("--measure-only", action="store_true", help="measure the finished runs again; no training")
     ap.add_argument("--train-only", action="store_true", help="train (or resume) and export; measure later")
+    smoke.add_flag(ap)
     args = ap.parse_args()
-    recipe = json.loads((RECIPES / f"{args.name}.json").read_text())
+    if args.name is None and not args.smoke:
+        ap.error("the following arguments are required: name")
+    recipe = json.loads((RECIPES / f"{args.name or 'wave'}.json").read_text())
+    val, sintel = SHARED / "images" / "val", SHARED / "flow" / "sintel"
+    if args.smoke:  # a random teacher, three test cards, a few steps of each stage; never --install
+        args.smoke, made = args.smoke.resolve(), smoke.inputs(args.smoke)
+        recipe = smoke_recipe(recipe)
+        args.name, args.install, args.workdir = recipe["name"], False, args.smoke / "work"
+        args.teacher_dir = args.teacher_dir or write_ml5_folder(made / "ml5-teacher")
+        args.data = str(smoke.photos(made))
+        val, sintel = smoke.photos(made), smoke.sintel(made)
     style = recipe["teacher"].split(":", 1)[1]
-    teacher = args.teacher_dir or (ROOT.parent / "shared" / "data" / "teachers" / "ml5" / style)
+    teacher = args.teacher_dir or (SHARED / "teachers" / "ml5" / style)
     if not Path(teacher).is_dir():
         from realtime_style.models.pull import download_teacher
 
@@ -82,7 +95,7 @@ def main() -> None:
             config = dataclasses.replace(config, **phase)
             ckpt = run(config, resume=True, on_progress=progress)
         stage1 = args.workdir / f"{args.name}.stage1.onnx"
-        if not args.measure_only:
+        if not args.measure_only and not (args.smoke and "strokes" not in recipe):  # smoke: only stage 2 needs it
             export_model(load_checkpoint(ckpt), stage1, name=args.name, metadata=meta)
     else:
         if "strokes" not in recipe:
@@ -102,18 +115,14 @@ def main() -> None:
     export_model(loaded, onnx_path, name=args.name, metadata=meta)
     if args.train_only:
         return
-    import model_card  # benchmarks/model_card.py
-
-    from realtime_style_export.checkpoints import load_ml5
-
-    teacher_onnx, _ = export_model(load_ml5(teacher), None, name=f"teacher-{style}")
     opts = InferenceOptions(provider="cpu")
     students = {"student": StyleEngine(onnx_path, opts)}
     if args.compare:
         students[str(args.compare)] = StyleEngine(args.compare, opts)
-    report = model_card.measure_many(students, StyleEngine(teacher_onnx, opts),
-                                     ROOT.parent / "shared" / "data" / "images" / "val",
-                                     ROOT.parent / "shared" / "data" / "flow" / "sintel", rounds=3)
+    # smoke: the generated model stands in for the exported teacher (the export takes 15-25 s)
+    judge = StyleEngine(write_style_model(args.smoke / "inputs" / "tiny.onnx"), opts) if args.smoke \
+        else model_card.teacher_engine(teacher)
+    report = model_card.measure_many(students, judge, val, sintel, rounds=1 if args.smoke else 3)
     report["recipe"] = recipe
     report["architecture"] = {"config": getattr(loaded.module, "config", {})}
     report["training"] = {k: v for k, v in dataclasses.asdict(config).items()
@@ -130,6 +139,17 @@ def main() -> None:
         shutil.copy(onnx_path, BUILTIN / f"{args.name}.onnx")
         (BUILTIN / f"{args.name}.md").write_text(card)
 
+
+def smoke_recipe(recipe: dict) -> dict:
+    """``recipe`` shrunk to a few steps of one photo (both stages, when it has two)."""
+    small = {"steps": 2, "batch": 1, "crop": 32}
+    out = {**recipe, "distill": {**recipe["distill"], **small}}
+    if "finetune" in recipe:
+        phases = recipe["finetune"] if isinstance(recipe["finetune"], list) else [recipe["finetune"]]
+        out["finetune"] = [{**phase, "steps": 3 + i} for i, phase in enumerate(phases)]
+    if "strokes" in recipe:
+        out["strokes"] = {**recipe["strokes"], **small, "crop": 0, "cache_photos": 3}
+    return out
 
 
 if __name__ == "__main__":

@@ -1,25 +1,24 @@
 """The README's contact sheet: every built-in style on a picture the project draws itself
 (no third-party photo is copied into the repository), plus the strength and colour knobs.
 
-    python benchmarks/contact_sheet.py [--out benchmarks/contact_sheet.jpg] [--width 320]
+    python benchmarks/builders/contact_sheet.py [--out benchmarks/contact_sheet.jpg] [--width 320]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
+import smoke
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from realtime_style.engine import InferenceOptions, StyleEngine
+from realtime_style.fsutil import write_bytes_atomic
+from realtime_style.io.live_sources import SyntheticSource
+from realtime_style.models import registry
 
-from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
-from realtime_style.fsutil import write_bytes_atomic  # noqa: E402
-from realtime_style.io.live_sources import SyntheticSource  # noqa: E402
-from realtime_style.models import registry  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def label(img: np.ndarray, text: str) -> np.ndarray:
@@ -42,7 +41,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "contact_sheet.jpg")
     ap.add_argument("--width", type=int, default=320)
+    smoke.add_flag(ap)
     args = ap.parse_args()
+    if args.smoke:
+        args.out, args.width = args.smoke.resolve() / "contact_sheet.jpg", 64
     w, h = args.width, args.width * 9 // 16
     picture = SyntheticSource((w * 2, h * 2)).render(45)
     picture = cv2.resize(picture, (w, h), interpolation=cv2.INTER_AREA)
@@ -53,10 +55,8 @@ def main() -> None:
     for name in names:
         engine = StyleEngine(registry.find(name)[0], InferenceOptions(provider="cpu"))
         full = engine.stylize(picture)
-        engine.strength = 0.5
-        half = engine.stylize(picture)
-        engine.strength, engine.preserve_color = 1.0, True
-        colour = engine.stylize(picture)
+        half = engine.stylize(picture, strength=0.5)
+        colour = engine.stylize(picture, preserve_color=True)
         rows.append(np.hstack([label(picture, "input (drawn by the project)"), label(full, name),
                                label(half, f"{name} --strength 0.5"), label(colour, f"{name} --preserve-color")]))
     sheet = write_jpeg(args.out, rows)

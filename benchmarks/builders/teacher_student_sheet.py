@@ -2,7 +2,7 @@
 scikit-image), each built-in student beside the teacher it was distilled from.
 
     pip install scikit-image          # the photos: astronaut (NASA, public domain), coffee (CC0)
-    python benchmarks/teacher_student_sheet.py [--out benchmarks/teacher_student.jpg] [--width 300]
+    python benchmarks/builders/teacher_student_sheet.py [--out benchmarks/teacher_student.jpg] [--width 300]
 
 Teachers: the ml5 networks, from ``../shared/data/teachers/ml5`` when present, else the ones
 `realtime-style models pull NAME` fetched (needs the train extra to export them).
@@ -11,21 +11,19 @@ Teachers: the ml5 networks, from ``../shared/data/teachers/ml5`` when present, e
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
+import smoke
+from contact_sheet import label, write_jpeg
+from model_card import teacher_engine as ml5_teacher
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from realtime_style.engine import InferenceOptions, StyleEngine
+from realtime_style.models import registry
+from realtime_style.models.synthetic import write_style_model
 
-from contact_sheet import label, write_jpeg  # noqa: E402
-from model_card import teacher_engine as ml5_teacher  # noqa: E402
-
-from realtime_style.engine import InferenceOptions, StyleEngine  # noqa: E402
-from realtime_style.models import registry  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 PHOTOS = ("astronaut", "coffee")
 
@@ -55,13 +53,21 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "teacher_student.jpg")
     ap.add_argument("--width", type=int, default=300)
+    smoke.add_flag(ap)
     args = ap.parse_args()
-    pics = photos(args.width)
+    if args.smoke:  # test cards for the photos, the generated model for every teacher
+        args.out, args.width = args.smoke.resolve() / "teacher_student.jpg", 64
+        folder, tiny = smoke.photos(smoke.inputs(args.smoke), 2), smoke.inputs(args.smoke) / "tiny.onnx"
+        write_style_model(tiny)
+        pics = [cv2.imread(str(p))[..., ::-1].copy() for p in sorted(folder.iterdir())]
+        teacher_of = lambda _style: StyleEngine(tiny, InferenceOptions(provider="cpu"))  # noqa: E731
+    else:
+        pics, teacher_of = photos(args.width), teacher_engine
     rows = []
     for name in registry.builtin_names():
         path = registry.find(name)[0]
         student = StyleEngine(path, InferenceOptions(provider="cpu"))
-        teacher = teacher_engine((registry.info(name).teacher or f"ml5:{name}").split(":", 1)[1])
+        teacher = teacher_of((registry.info(name).teacher or f"ml5:{name}").split(":", 1)[1])
         cells = []
         for pic in pics:
             cells += [label(pic, "photo") if not rows else pic, label(teacher.stylize(pic), f"teacher ({name})"),
