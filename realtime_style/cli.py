@@ -40,6 +40,14 @@ def _note(message: str) -> None:
     _err(f"note: {message}")
 
 
+def _note_above(progress):
+    """Notes printed above a running progress bar instead of through it."""
+    if progress.disable:
+        return _note
+    return lambda message: progress.console.print(f"note: {message}", markup=False, highlight=False,
+                                                  soft_wrap=True)
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"realtime-style {__version__}")
@@ -183,8 +191,8 @@ def image(
             if total > 1:
                 bar = progress.add_task("stylizing", total=total)
 
-        result = job.run(job.ImageOptions(tuple(inputs), output, spec, overwrite), on_note=_note, on_start=start,
-                         on_done=lambda _t: bar is not None and progress.advance(bar))
+        result = job.run(job.ImageOptions(tuple(inputs), output, spec, overwrite), on_note=_note_above(progress),
+                         on_start=start, on_done=lambda _t: bar is not None and progress.advance(bar))
     plural = "s" if result.written > 1 else ""
     _err(f"wrote {result.written} image{plural} to {result.where} ({result.provider}, {result.precision})")
 
@@ -254,7 +262,8 @@ def convert(
                                  frame_limit=frame_limit, fps=fps, overwrite=overwrite, smooth=smooth)
     with _progress() as progress:
         bar = progress.add_task("converting", total=None)
-        result = job.run(options, on_note=_note, on_start=lambda total: progress.update(bar, total=total or None),
+        result = job.run(options, on_note=_note_above(progress),
+                         on_start=lambda total: progress.update(bar, total=total or None),
                          on_frame=lambda _f: progress.advance(bar))
     streams = result.audio_streams
     audio = f", {streams} audio stream{'s' if streams != 1 else ''} kept" if streams else ""

@@ -23,13 +23,20 @@ HELPERS = {BENCHMARKS / "harness.py", BENCHMARKS / "builders" / "smoke.py"}
 SCRIPTS = sorted(p for p in [*BENCHMARKS.glob("*.py"), *(BENCHMARKS / "builders").glob("*.py")] if p not in HELPERS)
 
 
-def _repo_state() -> str:
-    """Everything git sees in the tree, ignored files included (what a stray write would change)."""
-    result = subprocess.run(["git", "status", "--porcelain", "--ignored", "--untracked-files=all"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
-    if result.returncode:
-        pytest.skip("not a git checkout")
-    return "\n".join(line for line in result.stdout.splitlines() if ".pytest_cache" not in line)
+SKIP_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache"}
+
+
+def _repo_files() -> dict[str, tuple[int, int]]:
+    """Every file in the checkout (ignored ones included) with its mtime and size: what a stray
+    write would change. Snapshotted around each run, so edits elsewhere do not count."""
+    files = {}
+    for folder, dirs, names in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info")]
+        for name in names:
+            path = os.path.join(folder, name)
+            st = os.stat(path)
+            files[os.path.relpath(path, ROOT)] = (st.st_mtime_ns, st.st_size)
+    return files
 
 
 def test_the_scripts_are_found():
@@ -40,7 +47,7 @@ def test_the_scripts_are_found():
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(BENCHMARKS)))
 def test_script_runs_in_smoke_mode(script, tmp_path):
     out = tmp_path / "out"
-    before = _repo_state()
+    before = _repo_files()
     env = {**os.environ, "REALTIME_STYLE_HOME": str(tmp_path / "home"), "PYTHONDONTWRITEBYTECODE": "1",
            # the scripts import the package this test imports
            "PYTHONPATH": os.pathsep.join([str(Path(realtime_style.__file__).parents[1]),
@@ -53,4 +60,6 @@ def test_script_runs_in_smoke_mode(script, tmp_path):
     assert made, f"nothing written under {out}"
     if script.parent == BENCHMARKS:  # the measurements: one JSON result
         assert isinstance(json.loads((out / "result.json").read_text()), dict)
-    assert _repo_state() == before, "a smoke run wrote into the repository"
+    after = _repo_files()
+    touched = sorted(k for k in after if before.get(k) != after[k])
+    assert not touched, f"a smoke run wrote into the repository: {touched[:5]}"
