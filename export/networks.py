@@ -149,7 +149,8 @@ class SubpixelUpsample(nn.Module):
 
     Exact in arithmetic (each output is the same sum of the same products); for export only:
     ONNX Runtime's CPU ConvTranspose runs at about a tenth of its Conv's speed, and the crop
-    after it was a separate copy.
+    after it was a separate copy (benchmarks/RESULTS.md, section
+    "2026-11-21 · Engstrom transposed convolutions exported as sub-pixel convolutions (issue 7)").
     """
 
     def __init__(self, layer: SameConvTranspose):
@@ -216,8 +217,9 @@ class EngstromNet(nn.Module):
 # -- Students: built for real time on a CPU ---------------------------------------------------
 class ConvNormAct(nn.Module):
     """3x3 conv with zero padding inside the conv (no separate Pad op: on ONNX Runtime's
-    CPU provider reflection pads cost a quarter of the time and break its blocked memory
-    layout), a norm, ReLU.
+    CPU provider reflection pads break its blocked memory layout, and took 12 % of a Johnson
+    network's time, benchmarks/RESULTS.md, section
+    "2026-11-21 · CPU baseline: the imported ml5 teacher (issue 2)"), a norm, ReLU.
 
     ``norm``: "instance" (per-image contrast normalisation, what style networks rely on;
     ORT runs it outside its blocked layout, so it is kept to the small 1/8-scale tensors),

@@ -4,11 +4,13 @@ Threads are joined by small bounded queues. In file mode a full queue blocks its
 (back-pressure: nothing is ever dropped). In live mode (``latest_only``) the source hands
 frames to the first stage through a one-slot mailbox: a new frame replaces one that is
 still waiting (the replaced one is counted as dropped), so a slow model never builds a
-backlog and what it works on is always the newest picture. A stage may run several workers on different
-frames at once (frame parallelism: on a CPU, two single-threaded inferences beat one
-two-threaded inference); its results are put back in order before the next stage. Any
-thread's failure stops the others and is re-raised in the caller; ``stop`` ends the run
-early and still lets the sink finish the frames that reached it. Each frame may be given
+backlog and what it works on is always the newest picture. A stage may run several workers
+on different frames at once (frame parallelism: on a CPU, two single-threaded inferences
+beat one two-threaded inference, benchmarks/RESULTS.md, section
+"2026-11-21 · `convert` throughput against model-only speed (issue 3)"); its results are put
+back in order before the next stage. Any thread's failure stops the others and is re-raised
+in the caller; ``stop`` ends the run early and still lets the sink finish the frames that
+reached it. Each frame may be given
 its ``FrameSettings`` as it enters (``settings``, called in the source thread), so stages
 read how to treat it from the frame instead of from state another thread changes. Shared
 by ``convert``, ``live`` and ``bench`` (``eval`` runs its own loop, one frame at a time,

@@ -17,13 +17,16 @@ class InferenceOptions:
     preserve_color: bool = False  # keep the source's colours (luminance transfer)
     threads: int = 0  # CPU threads per inference; 0 = automatic
     # Frames inferred at once (file conversion): 0 = automatic, i.e. on the CPU provider one
-    # single-threaded inference per core (faster than one multi-threaded one), else 1.
+    # single-threaded inference per core (faster than one multi-threaded one: benchmarks/RESULTS.md,
+    # section "2026-11-21 · `convert` throughput against model-only speed (issue 3)"), else 1.
     workers: int = 1
     # Every frame has one size (video, live, bench): on CUDA, an exhaustive cuDNN algorithm
     # search pays off once per size; for photos of many sizes the heuristic choice is better.
     one_size: bool = False
     # ONNX Runtime's CPU threads spin while they wait for work: the fastest when the network
-    # has the cores to itself, but CPU time lost to a stage that shares them (live smoothing).
+    # has the cores to itself, but CPU time lost to a stage that shares them (live smoothing;
+    # benchmarks/RESULTS.md, section
+    # "2026-11-22 · Smoothing, third round: a finer flow started from the last one, and the cost floor (issue 6)").
     spin: bool = True
 
     def __post_init__(self) -> None:

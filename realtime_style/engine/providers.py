@@ -62,7 +62,7 @@ def candidates(
 def provider_options(name: str, fp16: bool, fixed_shape: bool, cache_dir: Path | None) -> dict:
     if name == CUDA:
         return {
-            # Exhaustive search costs 0.3-1.3 s per new shape: only worth it for fixed shapes.
+            # Exhaustive search is paid again on every new shape: only worth it for fixed shapes.
             "cudnn_conv_algo_search": "EXHAUSTIVE" if fixed_shape else "HEURISTIC",
             "do_copy_in_default_stream": "1",
         }

@@ -1,1 +1,2 @@
-"""Sources and sinks: files, cameras, windows. Knows no model."""
+"""Sources and sinks (image and video files, frame directories, cameras, live test sources), the
+frame that travels between them, and the codec, display and camera probes. Knows no model."""

@@ -208,8 +208,10 @@ class VideoFileSink:
         stream.time_base = info.time_base
         stream.codec_context.time_base = info.time_base
         ctx = stream.codec_context
-        # YUV matrix BT.601, limited range: what OpenCV's fast RGB->I420 conversion produces
-        # (0.3 ms a 640x360 frame against 1.8 ms in swscale); tagged, so players convert back right.
+        # YUV matrix BT.601, limited range: what OpenCV's fast RGB->I420 conversion produces (faster
+        # than swscale: benchmarks/RESULTS.md, section
+        # "2026-11-21 · `convert` throughput against model-only speed (issue 3)"); tagged, so players
+        # convert back right.
         ctx.colorspace, ctx.color_range = Colorspace.ITU601, ColorRange.MPEG
         ctx.color_primaries, ctx.color_trc = _BT709, _BT709
         if "nvenc" in codec:

@@ -1,7 +1,8 @@
 """`bench`: model-only and pipeline speed for each style x size x provider x precision.
 
-Model-only: the prepared frame through ``session.run`` (outputs come back to the host, so
-the device is synchronised), warm-up excluded, latency percentiles, FPS as the median of
+Model-only: the prepared frame through ``StyleEngine.infer``, the network as the engine
+runs it (on a GPU through its device buffers and per-size session; the output comes back to
+the host, so the device is synchronised), warm-up excluded, latency percentiles, FPS as the median of
 ``rounds`` rounds. Pipeline: a synthetic source (pre-rendered, not paced) -> engine ->
 smoothing -> a sink that discards, with the per-stage breakdown. A provider that does not
 load is reported with its reason, never skipped silently; the provider that actually ran

@@ -165,7 +165,8 @@ def run(config: LiveConfig, *, on_note: Callable[[str], None] = lambda _m: None,
     from realtime_style.temporal.smoother import DEFAULT_STRENGTH
 
     # Smoothing asked for from the start shares the CPU with the network: its threads then
-    # sleep instead of spinning while they wait (benchmarks/RESULTS.md, "live latency").
+    # sleep instead of spinning while they wait (measured in benchmarks/RESULTS.md, section
+    # "2026-11-22 · Smoothing, third round: a finer flow started from the last one, and the cost floor (issue 6)").
     # Fixed here, so every style loaded later is built the same way.
     spec = config.engine.with_options(workers=1, one_size=True, spin=not config.smooth)
     switcher = StyleSwitcher(registry.names(), config.engine.style or registry.default_name(),
@@ -198,9 +199,11 @@ def live_engine_stage(switcher: StyleSwitcher, counters: LiveCounters) -> Callab
 
 def default_live_smoothing(providers_active: list[str]) -> float:
     """Live smoothing when the user did not choose: on where the network runs on a GPU (the
-    smoother then works on the CPU beside it, off the critical path), off on the CPU, where
-    at 640x360 it costs ~9 ms a frame on 2 cores and doubles the capture-to-display latency
-    (25 -> 55 ms p50, benchmarks/RESULTS.md); the ``s`` key turns it on either way."""
+    smoother then works on the CPU beside it, off the critical path), off on the CPU, where it
+    competes with the network for the cores and raises the capture-to-display latency; the
+    ``s`` key turns it on either way. Measured in benchmarks/RESULTS.md, sections
+    "2026-11-21 · Live with smoothing on the CPU (issues 5/6)" and
+    "2026-11-22 · Smoothing, third round: a finer flow started from the last one, and the cost floor (issue 6)"."""
     from realtime_style.engine.providers import GPU_PROVIDERS
     from realtime_style.temporal.smoother import DEFAULT_STRENGTH
 

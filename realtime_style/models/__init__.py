@@ -1,1 +1,2 @@
-"""The model registry: built-in styles inside the package, imported ones under the home."""
+"""Style models: the registry (built-in styles inside the package, imported and pulled ones under
+the home), import, pull, format sniffing, fp16 conversion and the catalogue of published styles."""

@@ -1,2 +1,2 @@
-"""Temporal consistency: optical flow, warping, the warping-error metric. Knows no model and
-no file format beyond flow fields."""
+"""Temporal consistency: run-time smoothing (``smoother``), flow warping and the warping-error
+metric (``warping``). Knows no model and no file format beyond flow fields."""

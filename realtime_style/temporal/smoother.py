@@ -15,7 +15,8 @@ Per frame (everything but the last three steps at ``FLOW_SCALE`` of the frame si
 3. The sampling map is built at flow size and scaled up; the previous *output* is warped
    along it at full size (fixed-point bilinear).
 4. Neighbourhood clamping, as in temporal anti-aliasing: the warped history may only take
-   colours that the current output has within 5 px. Strokes that are merely out of phase
+   colours that the current output has in the same 5 x 5 neighbourhood (per channel,
+   between its minimum and maximum there). Strokes that are merely out of phase
    pass; ghosts of what is gone, and drift from a wrong flow, do not.
 5. The blend is a per-pixel weighted average (at most 60 % history), after which the
    current frame's local detail energy (5 px scale) is restored in the luminance where the
@@ -28,8 +29,11 @@ as much as the confidence allows (up to ``MAX_CARRY`` of it per frame). As a pip
 it takes each frame's strength from the frame's settings where they name one (live: the
 ``s`` key), so nobody changes a smoother another thread is using.
 
-Cost: about a quarter of the work is at reduced size; the full-size work is one remap, one
-clamp, one blend and a luminance-only sharpening (see ``benchmarks/smoothing_cost.py``).
+Cost: flow, confidence and the trust tests run at ``FLOW_SCALE`` of the frame size (or
+below); the full-size work is one remap, one clamp, one blend and a luminance-only
+sharpening. Measured (``benchmarks/smoothing_cost.py``, ``benchmarks/smoothing_parts.py``) in
+``benchmarks/RESULTS.md``, section
+"2026-11-22 · Smoothing, third round: a finer flow started from the last one, and the cost floor (issue 6)".
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Teacher outputs computed once, for distillation runs that would otherwise spend half of
-every step on the teacher's forward pass.
+"""Teacher outputs computed once, for distillation runs that would otherwise run the teacher's
+forward pass on every step (about half of a step's cost).
 
 The teacher paints each photo whole, at the size the fidelity measures use (long side at
 most ``max_side``, sides multiples of 16: ``realtime_style.metrics.eval_size``), once, on
@@ -7,8 +7,10 @@ ONNX Runtime. A step then takes whole photos and their paintings (``crop=0``), o
 crops of them at the same place. Whole photos are what the teacher painted and what the
 measures judge: a style network normalises its features over the whole picture (instance
 norm), so a crop is painted differently from the same pixels inside the photo, and a
-student trained on crops of whole-photo paintings is taught a mismatch (measured: see
-``benchmarks/RESULTS.md``, "Built-ins that keep the strokes"). With crops, the loss ignores
+student trained on crops of whole-photo paintings is taught a mismatch. Both are measured in
+``benchmarks/RESULTS.md``, section
+"2026-12-01 · Built-ins that keep the strokes: the measure, the training setup, the frontier (issue 14)",
+subsection "Training on crops of whole-photo paintings teaches a mismatch". With crops, the loss ignores
 a margin along the sides of a crop that lie inside the photo, where the teacher saw context
 the crop does not have; along the photo's own border the margin is kept.
 
