@@ -402,7 +402,7 @@ def distill(
     motion: Annotated[str, typer.Option(help="Stability under small moves, or large ones with blur and "
                                         "occluders (small|large).")] = "small",
     teacher_cache: Annotated[str, typer.Option(help="Folder for the teacher's paintings of whole photos, made "
-                                               "once and reused (halves a step's cost).")] = "",
+                                               "once and reused (steps no longer repaint them).")] = "",
     cache_photos: Annotated[int, typer.Option(min=1, help="Photos painted into --teacher-cache.")] = 400,
 ) -> None:
     """Distil a teacher into a fast, steady student network."""

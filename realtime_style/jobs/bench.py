@@ -18,8 +18,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from realtime_style.engine import InferenceOptions, StyleEngine, geometry
+from realtime_style.engine import InferenceOptions, StyleEngine
 from realtime_style.engine.session import first_line
+from realtime_style.engine.timing import model_latencies
 from realtime_style.errors import StyleError
 from realtime_style.io.frames import Frame, FrameSettings
 from realtime_style.models.registry import style_label
@@ -50,20 +51,14 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
 
 
 def time_model(engine: StyleEngine, width: int, height: int, frames: int, warmup: int, rounds: int) -> dict:
-    from realtime_style.testcard import card_image
-
-    batch = geometry.prepare(card_image(height, width), engine.plan(height, width))
-    for _ in range(warmup):
-        engine.infer(batch)
+    """Model-only: ``rounds`` rounds of ``engine.infer`` on a prepared test card; FPS is the
+    median round's, latencies are every call's."""
     per_round = max(1, frames // rounds)
     latencies, round_fps = [], []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(per_round):
-            t0 = time.perf_counter()
-            engine.infer(batch)
-            latencies.append(time.perf_counter() - t0)
-        round_fps.append(per_round / (time.perf_counter() - start))
+    for i in range(rounds):
+        times = model_latencies(engine, height, width, runs=per_round, warmup=warmup if i == 0 else 0)
+        latencies += times
+        round_fps.append(per_round / sum(times))
     return {"frames": len(latencies), "fps": round(statistics.median(round_fps), 2),
             "latency_ms": percentiles(latencies)}
 
