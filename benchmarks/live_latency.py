@@ -84,7 +84,7 @@ def main() -> None:
     style = args.style or registry.default_name()
     spin = args.smooth <= 0 if args.threads_spin == "auto" else args.threads_spin == "on"  # auto: as `live` runs
     opts = InferenceOptions(provider="cpu", workers=1, spin=spin)
-    factory = lambda name: StyleEngine(registry.resolve_style(name), opts)  # noqa: E731
+    factory = lambda name: StyleEngine(registry.resolve_style(name), opts)
 
     probe = factory(style)
     model = model_fps(probe, h, w, runs=60, warmup=3)

@@ -166,7 +166,7 @@ def main() -> None:
             "texture_smoothed_over_teacher": round(smoothed_texture(seq, student, teacher, args.strength), 3),
         })
     tmp.cleanup()
-    mean = lambda k: round(float(np.mean([r[k] for r in rows])), 3)  # noqa: E731
+    mean = lambda k: round(float(np.mean([r[k] for r in rows])), 3)
     report = {"style": style, "smooth": args.strength, "flow": "ground truth", "sequences": rows,
               "mean": {k: mean(k) for k in ("smoothed_over_unsmoothed", "smoothed_over_teacher",
                                             "texture_smoothed_over_teacher")},

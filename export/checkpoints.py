@@ -212,7 +212,7 @@ def load_student_onnx(path: str | Path) -> LoadedModel:
     try:
         widths = (weights["down1.conv.weight"].shape[0], weights["down2.conv.weight"].shape[0],
                   weights["down3.conv.weight"].shape[0])
-        blocks = lambda prefix: len({k.split(".")[1] for k in weights if k.startswith(prefix)})  # noqa: E731
+        blocks = lambda prefix: len({k.split(".")[1] for k in weights if k.startswith(prefix)})
         head = [k for k in weights if k.startswith("head.") and k.endswith(".a.weight")]
         config = {"widths": widths, "res_blocks": blocks("res."), "batch_norm": False,
                   "mid_blocks": blocks("mid."), "head_blocks": blocks("head.")}

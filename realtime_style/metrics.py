@@ -35,7 +35,7 @@ def lowpass_psnr(candidate: np.ndarray, reference: np.ndarray, sigma: float = 2.
     import cv2
 
     a, b = _grey_at_most(candidate, max_side), _grey_at_most(reference, max_side)
-    blur = lambda im: cv2.GaussianBlur(im.astype(np.float32), (0, 0), sigma)  # noqa: E731
+    blur = lambda im: cv2.GaussianBlur(im.astype(np.float32), (0, 0), sigma)
     a, b = blur(a), blur(b)
     return psnr(a[mask], b[mask]) if mask is not None else psnr(a, b)
 

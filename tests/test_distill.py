@@ -120,7 +120,7 @@ def test_detail_loss_penalises_blur_and_noise_not_phase():
     from realtime_style.training.losses import detail_loss
 
     img = card_image(96, 96, seed=3).astype(np.float32)
-    to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float()  # noqa: E731
+    to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float()
     teacher = to_t(img)
     blurred = to_t(cv2.GaussianBlur(img, (0, 0), 2.0))
     noisy = to_t(np.clip(img + np.random.default_rng(0).normal(0, 25, img.shape), 0, 255))

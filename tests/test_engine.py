@@ -101,7 +101,7 @@ def test_preserve_color_keeps_source_chroma_and_style_luma():
     styled = np.empty_like(src)
     styled[...] = (170, 120, 100)  # a warm, flat "style" of mid luminance
     out = preserve_color(styled, src)
-    ycc = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2YCrCb).astype(int)  # noqa: E731
+    ycc = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2YCrCb).astype(int)
     assert np.abs(ycc(out)[..., 1:] - ycc(src)[..., 1:]).mean() < 3
     assert np.abs(ycc(out)[..., 0] - ycc(styled)[..., 0]).mean() < 3
 
@@ -187,7 +187,7 @@ def fake_factory(loads, log=None, **kw):
     return factory
 
 
-ALL_COMPILED = lambda: [TENSORRT, CUDA, CPU]  # noqa: E731
+ALL_COMPILED = lambda: [TENSORRT, CUDA, CPU]
 
 
 def test_auto_falls_back_to_cpu_when_no_gpu_provider_loads():

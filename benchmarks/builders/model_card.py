@@ -112,7 +112,7 @@ def fidelity(student: StyleEngine, teacher: StyleEngine, photos: list[Path], pro
         if i in probed:
             rows["shift_teacher"].append(memo.get_or(("shift", str(path)),
                                                      lambda img=img, t=t: shift_probe(teacher, img, t)))
-    mean = lambda k, d=3: round(float(np.mean(rows[k])), d) if rows[k] else None  # noqa: E731
+    mean = lambda k, d=3: round(float(np.mean(rows[k])), d) if rows[k] else None
     return {"images": len(rows["stroke"]), "max_side": 512, "multiple": 16,
             "stroke_correlation_mean": mean("stroke"),
             "stroke_correlation_min": round(float(np.min(rows["stroke"])), 3),

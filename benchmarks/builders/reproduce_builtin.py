@@ -73,14 +73,14 @@ def main() -> None:
 
         teacher = download_teacher(style)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    progress = lambda p: p.step % 100 == 0 and print(f"step {p.step}/{p.steps} "  # noqa: E731
+    progress = lambda p: p.step % 100 == 0 and print(f"step {p.step}/{p.steps} "
                                                      f"loss {p.losses['total']:.4f} ETA {p.eta_s/60:.0f} min",
                                                      file=sys.stderr, flush=True)
     data = args.data or str((ROOT / recipe["data"]).resolve())
     meta = {"teacher": recipe["teacher"], "artwork": recipe["artwork"], "license": recipe["license"],
             "source": f"realtime-style distill, recipe {args.name}.json"}
     if args.measure_only:  # the runs are there: take their checkpoints as they are
-        run = lambda config, resume, on_progress: Path(config.out).with_suffix(".safetensors")  # noqa: E731
+        run = lambda config, resume, on_progress: Path(config.out).with_suffix(".safetensors")
     else:
         from realtime_style.training.distill import run
     if args.stage1 is None:

@@ -60,7 +60,7 @@ def main() -> None:
         folder, tiny = smoke.photos(smoke.inputs(args.smoke), 2), smoke.inputs(args.smoke) / "tiny.onnx"
         write_style_model(tiny)
         pics = [cv2.imread(str(p))[..., ::-1].copy() for p in sorted(folder.iterdir())]
-        teacher_of = lambda _style: StyleEngine(tiny, InferenceOptions(provider="cpu"))  # noqa: E731
+        teacher_of = lambda _style: StyleEngine(tiny, InferenceOptions(provider="cpu"))
     else:
         pics, teacher_of = photos(args.width), teacher_engine
     rows = []

@@ -53,7 +53,7 @@ class VirtualCamera:
             except ImportError as exc:
                 raise MissingExtra("--virtual-cam needs pyvirtualcam: pip install 'realtime-style[virtualcam]'") \
                     from exc
-            camera_factory = lambda w, h, f: pyvirtualcam.Camera(w, h, f, fmt=pyvirtualcam.PixelFormat.RGB)  # noqa: E731
+            camera_factory = lambda w, h, f: pyvirtualcam.Camera(w, h, f, fmt=pyvirtualcam.PixelFormat.RGB)
         try:
             self._cam = camera_factory(self.width, self.height, fps)
         except RuntimeError as exc:

@@ -76,7 +76,7 @@ def detail_loss(student_out: torch.Tensor, teacher_out: torch.Tensor, scales: in
 def random_warp(n: int, generator: torch.Generator, max_shift: float = 0.03, max_zoom: float = 0.04,
                 max_rot_deg: float = 2.0) -> torch.Tensor:
     """Random small affine transforms (normalised coordinates) for ``affine_grid``."""
-    r = lambda: torch.rand(n, generator=generator) * 2 - 1  # noqa: E731
+    r = lambda: torch.rand(n, generator=generator) * 2 - 1
     angle = r() * math.radians(max_rot_deg)
     zoom = 1 + r() * max_zoom
     tx, ty = r() * max_shift * 2, r() * max_shift * 2
