@@ -586,14 +586,23 @@ def models_import(
     precision: Annotated[str, typer.Option(help="fp32|fp16 for checkpoints.")] = "fp32",
     overwrite: Annotated[bool, typer.Option(help="Replace a model of the same name.")] = False,
     verify_image: VerifyOpt = None,
+    artwork: Annotated[Optional[str], typer.Option(help="The artwork, for the metadata (default: what the file "
+                                                   "says, or unknown).")] = None,
+    license: Annotated[Optional[str], typer.Option(help="Licence of the weights, for the metadata (default: "
+                                                   "what the file says, or unknown).")] = None,
 ) -> None:
-    """Convert and verify a pretrained style, then add it to the registry."""
+    """Convert and verify a pretrained style, then add it to the registry.
+
+    Accepts ml5 folders, pytorch/examples .pth files, our checkpoints, ONNX files that follow
+    our contract, and float NCHW style graphs in 0..255 (the ONNX model zoo's, pytorch/examples'
+    --export_onnx), which are wrapped into the contract without PyTorch.
+    """
     from realtime_style.jobs.export import verification_images
     from realtime_style.models.importer import FORMATS, import_model
 
     result = import_model(path, name, _choice(fmt, FORMATS, "--format"),
                           precision=_choice(precision, ("fp32", "fp16"), "--precision"), overwrite=overwrite,
-                          real_images=verification_images(verify_image))
+                          real_images=verification_images(verify_image), artwork=artwork, license=license)
     _err(f"imported {name!r} ({result.record.arch}) to {result.record.path}")
     _err(result.detail)
 
