@@ -45,12 +45,13 @@ def zoo(tmp_path_factory):
         last.bias.fill_(127.0)
     folder = tmp_path_factory.mktemp("zoo")
     files = {}
-    for opset in (9, 11):
-        files[opset] = folder / f"johnson-{opset}.onnx"
+    for key, opset, axes in ((9, 9, None), (11, 11, None), ("dynamic", 11, {2: "h", 3: "w"})):
+        files[key] = folder / f"johnson-{key}.onnx"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(net, torch.rand(1, 3, 224, 224) * 255, str(files[opset]), opset_version=opset,
-                              dynamo=False, input_names=["input1"], output_names=["output1"])
+            torch.onnx.export(net, torch.rand(1, 3, 224, 224) * 255, str(files[key]), opset_version=opset,
+                              dynamo=False, input_names=["input1"], output_names=["output1"],
+                              dynamic_axes={"input1": axes, "output1": axes} if axes else None)
 
     def forward(rgb: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -60,7 +61,7 @@ def zoo(tmp_path_factory):
     return files, forward
 
 
-@pytest.mark.parametrize("opset", [9, 11])
+@pytest.mark.parametrize("opset", [9, 11, "dynamic"])
 def test_zoo_graph_is_imported_without_torch_and_matches_the_network(zoo, opset, tmp_path):
     files, forward = zoo
     home = tmp_path / "home"
@@ -68,6 +69,7 @@ def test_zoo_graph_is_imported_without_torch_and_matches_the_network(zoo, opset,
     assert r.returncode == 0, r.stderr
     assert "wrapped a float NCHW graph" in r.stderr and "dynamic size" in r.stderr
     assert ("upgraded from opset 9" in r.stderr) == (opset == 9)
+    assert ("(it takes any size)" in r.stderr) == (opset == "dynamic")
     info = json.loads(cli(home, "models", "info", f"zoo{opset}", "--json").stdout)
     meta = info.get("metadata", info)
     assert info["arch"] == "onnx-nchw" and info["license"] == "unknown" and info["artwork"] == "A test painting"

@@ -239,5 +239,6 @@ def convert(data: bytes, source: str) -> tuple[bytes, str, dict[str, str]]:
     agree = "identical to" if worst == float("inf") else f"within {worst:.1f} dB of"
     upgraded_note = f", upgraded from opset {graph.opset}" if graph.opset < WRAP_OPSET else ""
     detail = (f"wrapped a float NCHW graph ({graph.input} -> {graph.output}{upgraded_note}) into uint8 NHWC; "
-              f"{how}; {agree} of the original at {own[1]}x{own[0]} (test card, random image)")
+              f"{how}; {agree} the original at {own[1]}x{own[0]}{'' if graph.hw else ' (it takes any size)'} "
+              "(test card, random image)")
     return wrapped, detail, meta
