@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -570,6 +571,7 @@ def main() -> None:
         if section["status"] == "running":
             section.update(status="skipped", reason="the networks could not be made")
     watchdog.cancel()
+    shutil.rmtree(work, ignore_errors=True)  # the clip, the outputs, TensorRT's engines: not results
     proof.report["gates"] = gates(proof)
     proof.report["goals"] = goals(proof)
     proof.report["finished"] = True

@@ -28,16 +28,22 @@ if [ "${1:-}" = "--stage" ]; then
 fi
 
 install="ok"
-if [ -f /tmp/ortgpu/WHEEL_NAME ] && ls /tmp/ortgpu/part_* >/dev/null 2>&1; then
+if [ -f /tmp/ortsite/.gpu_proof_installed ]; then  # a rerun on the same warm machine
+  install="ok (installed by an earlier call)"
+elif [ -f /tmp/ortgpu/WHEEL_NAME ] && ls /tmp/ortgpu/part_* >/dev/null 2>&1; then
   wheel=/tmp/ortgpu/$(cat /tmp/ortgpu/WHEEL_NAME)
   [ -f "$wheel" ] || cat /tmp/ortgpu/part_* > "$wheel"
 else
   install="failed: no ORT GPU wheel parts under /tmp/ortgpu"
 fi
-wheels=$(ls /tmp/ortgpu/*.whl 2>/dev/null | tr '\n' ' ')
-if [ -n "$wheels" ] && ! python3 -m pip install -q --no-deps --no-index --no-compile --no-cache-dir --upgrade \
-    --target /tmp/ortsite $wheels >>"$log" 2>&1; then
-  install="failed: pip install of $wheels (see the log)"
+if [ "$install" = ok ]; then
+  wheels=$(ls /tmp/ortgpu/*.whl | tr '\n' ' ')
+  if python3 -m pip install -q --no-deps --no-index --no-compile --no-cache-dir --upgrade \
+      --target /tmp/ortsite $wheels >>"$log" 2>&1; then
+    touch /tmp/ortsite/.gpu_proof_installed
+  else
+    install="failed: pip install of $wheels (see the log)"
+  fi
 fi
 say "install: $install ($(( $(date +%s) - started )) s)"
 
