@@ -22,9 +22,16 @@ from pathlib import Path
 import harness
 
 
-def torch_loop(module, video: Path, out: Path, frames: int) -> tuple[int, float]:
+def torch_loop(module, video: Path, out: Path, frames: int, *, device: str = "cpu", dtype=None,
+               channels_last: bool = False, warmup: int = 0) -> tuple[int, float]:
+    """The per-frame loop; returns (frames timed, seconds). ``device``/``dtype``/``channels_last``:
+    where and how the module runs (it must already be there); the first ``warmup`` frames go
+    through the whole loop untimed (cuDNN's first calls)."""
     import cv2
     import torch
+
+    dtype = dtype or torch.float32
+    layout = torch.channels_last if channels_last else torch.contiguous_format
 
     cap = cv2.VideoCapture(str(video))
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
@@ -33,14 +40,16 @@ def torch_loop(module, video: Path, out: Path, frames: int) -> tuple[int, float]
     done = 0
     start = time.perf_counter()
     with torch.no_grad():
-        while not frames or done < frames:
+        while not frames or done < frames + warmup:
+            if done == warmup:
+                start = time.perf_counter()
             ok, bgr = cap.read()
             if not ok:
                 break
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            x = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).float()
+            x = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).to(device, dtype, memory_format=layout)
             y = module(x)
-            img = y.clamp(0, 255).squeeze(0).permute(1, 2, 0).round().byte().numpy()
+            img = y.float().clamp(0, 255).squeeze(0).permute(1, 2, 0).round().byte().cpu().numpy()
             if img.shape[:2] != (h, w):  # networks that need a multiple of 4 return another size
                 img = cv2.resize(img, (w, h))
             writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
@@ -48,7 +57,7 @@ def torch_loop(module, video: Path, out: Path, frames: int) -> tuple[int, float]
     elapsed = time.perf_counter() - start
     cap.release()
     writer.release()
-    return done, elapsed
+    return max(0, done - warmup), elapsed
 
 
 def ours(onnx_path: Path, video: Path, out: Path, frames: int) -> tuple[int, float, int]:

@@ -125,8 +125,8 @@ def tiny_model(directory: Path) -> Path:
     return write_style_model(directory / "tiny.onnx")
 
 
-def make_clip(path: Path, width: int, height: int, frames: int, fps: int = 30) -> Path:
-    """An H.264 clip of a slow pan over the project's test card."""
+def make_clip(path: Path, width: int, height: int, frames: int, fps: int = 30, preset: str | None = None) -> Path:
+    """An H.264 clip of a slow pan over the project's test card (``preset``: x264's, default its own)."""
     import av
 
     from realtime_style.testcard import card_image
@@ -134,6 +134,8 @@ def make_clip(path: Path, width: int, height: int, frames: int, fps: int = 30) -
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if preset:
+            stream.options = {"preset": preset}
         base = card_image(height + 64, width + 64)
         for i in range(frames):  # a slow pan over the test card
             img = np.ascontiguousarray(base[i % 64 : i % 64 + height, i % 64 : i % 64 + width])

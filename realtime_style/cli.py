@@ -658,6 +658,9 @@ def bench(
     warmup: Annotated[int, typer.Option(min=0, help="Untimed frames first.")] = 10,
     threads: ThreadsOpt = 0,
     smooth: SmoothOpt = DEFAULT_SMOOTH,
+    per_size: Annotated[bool, typer.Option("--per-size/--no-per-size", help="On a GPU, a session made for "
+                                           "each size (CUDA graph / exact TensorRT profile); off: the general "
+                                           "session only, for comparison.")] = True,
     json_path: Annotated[Optional[str], typer.Option("--json", help="Write the results as JSON here.")] = None,
 ) -> None:
     """Model-only and pipeline FPS with latency percentiles, per style x size x provider x precision."""
@@ -669,7 +672,8 @@ def bench(
     plan = job.BenchPlan(styles=style or [registry.default_name()], sizes=_sizes(sizes),
                          providers=_list(providers, tuple(p for p in PROVIDERS if p != "auto"), "--providers"),
                          precisions=_list(precisions, ("fp32", "fp16"), "--precisions"), modes=modes,
-                         frames=frames, warmup=warmup, threads=threads, smooth=smooth, json_path=json_path)
+                         frames=frames, warmup=warmup, threads=threads, smooth=smooth, per_size=per_size,
+                         json_path=json_path)
     job.run_plan(plan, on_result=lambda r: _err(job.describe(r)))
     if json_path:
         _err(f"wrote {json_path}")

@@ -79,3 +79,12 @@ def test_bench_compare_rejects_other_json(tmp_path):
     bad.write_text('{"hello": 1}')
     r = runner.invoke(app, ["bench-compare", str(bad)])
     assert r.exit_code == 1 and "not a `realtime-style bench --json` file" in r.output
+
+
+def test_bench_can_run_without_per_size_sessions(tmp_path, tiny_model, model_home):
+    out = tmp_path / "off.json"
+    r = runner.invoke(app, ["bench", "--style", str(tiny_model), "--sizes", "32x32", "--mode", "model",
+                            "--frames", "2", "--warmup", "0", "--no-per-size", "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    (res,) = json.loads(out.read_text())["results"]
+    assert res["per_size_enabled"] is False and res["per_size_session"] is False and res["gates_db"] == {}

@@ -60,6 +60,10 @@ def test_script_runs_in_smoke_mode(script, tmp_path):
     assert made, f"nothing written under {out}"
     if script.parent == BENCHMARKS:  # the measurements: one JSON result
         assert isinstance(json.loads((out / "result.json").read_text()), dict)
+    if script.name == "gpu_proof.py":  # its dry run: every step with figures or a recorded reason
+        from test_gpu_proof import check_report
+
+        check_report(json.loads((out / "result.json").read_text()))
     after = _repo_files()
     touched = sorted(k for k in after if before.get(k) != after[k])
     assert not touched, f"a smoke run wrote into the repository: {touched[:5]}"

@@ -479,3 +479,35 @@ def test_cpu_threads_sleep_instead_of_spinning_when_asked():
     busy = StyleEngine(make_style_model(), InferenceOptions(provider="cpu", threads=2), session_factory=factory)
     assert seen == ["0", "default"]
     assert np.array_equal(quiet.stylize(frame), busy.stylize(frame))
+
+
+def test_each_gate_keeps_what_it_measured():
+    """The fp16, TensorRT fp16 and per-size checks record their dB (bench reports them as
+    gates_db), passed or not."""
+    cuda = StyleEngine(make_style_model(), InferenceOptions(provider="cuda", one_size=True),
+                       session_factory=fake_factory(loads={CUDA}), compiled_in=ALL_COMPILED)
+    assert cuda.precision == "fp16" and cuda.gates["fp16"] >= 40.0
+    cuda.stylize(card_image(48, 64))
+    assert cuda.gates["per_size 64x48"] >= 40.0  # the sized fp16 session against the general one
+    bad = StyleEngine(make_style_model(), InferenceOptions(provider="cuda"),
+                      session_factory=fake_factory(loads={CUDA}, corrupt_fp16=True), compiled_in=ALL_COMPILED)
+    assert bad.precision == "fp32" and bad.gates["fp16"] < 40.0
+    trt = StyleEngine(make_style_model(), InferenceOptions(provider="tensorrt"),
+                      session_factory=fake_factory(loads={TENSORRT, CUDA}, corrupt_trt_fp16=True),
+                      compiled_in=ALL_COMPILED)
+    assert trt.precision == "fp32" and trt.gates["tensorrt_fp16"] < 40.0 and "fp16" not in trt.gates
+    cpu = StyleEngine(make_style_model(), InferenceOptions(provider="cpu", one_size=True))
+    cpu.stylize(card_image(48, 64))
+    assert cpu.gates == {}
+
+
+def test_per_size_sessions_can_be_turned_off_for_comparison():
+    made = []
+    gpu = StyleEngine(make_style_model(),
+                      InferenceOptions(provider="cuda", precision="fp32", one_size=True, per_size=False),
+                      session_factory=fake_factory(loads={CUDA}, log=made), compiled_in=ALL_COMPILED)
+    for frame in _frames(48, 64):
+        gpu.stylize(frame)
+    assert len(made) == 1 and not gpu.per_size_session(48, 64)
+    assert made[0].provider_options[0]["cudnn_conv_algo_search"] == "EXHAUSTIVE"  # still a one-size stream
+    assert made[0].bound_runs == 2  # through the device buffers, without a graph

@@ -53,6 +53,10 @@ class StyleEngine:
         self.notes: list[str] = []  # what on_note heard, in order (read it; _note adds to it)
         self._on_note = on_note
         self.fallbacks: list[str] = []  # providers that `auto` tried and that did not load
+        # What each check measured, in dB from its reference (inf: identical): "fp16" (the CUDA
+        # fp16 graph against fp32), "tensorrt_fp16" (the fp16 engine against fp32 on the CPU),
+        # "per_size WxH" (a per-size session's first frame); a check that failed to run is absent.
+        self.gates: dict[str, float] = {}
         self._factory = session_factory
         data, self.source = read_model_bytes(model)
         available = (compiled_in or ort_module().get_available_providers)()
@@ -92,11 +96,11 @@ class StyleEngine:
         self._sized = None
         if self.providers_active[0] in GPU_PROVIDERS:
             self._binding = self._device_binding(session)
-            if options.one_size:
+            if options.one_size and options.per_size:
                 from realtime_style.engine.sized import SizedSessions
 
                 self._sized = SizedSessions(self._graph, cand, threads, self._factory, self._device_binding,
-                                            self._note, options.spin)
+                                            self._note, options.spin, gates=self.gates)
         meta = self.signature.metadata
         self.multiple = max(1, int(meta.get("pad_multiple", 4)))
         self.min_side = max(1, int(meta.get("min_side", 16)))
@@ -232,6 +236,7 @@ class StyleEngine:
         except Exception as exc:  # noqa: BLE001 - a failed check is a failed gate
             db, why = 0.0, f"the check failed: {first_line(exc)}"
         else:
+            self.gates["tensorrt_fp16"] = db
             why = f"its output is {db:.1f} dB from fp32 (< {FP16_MIN_PSNR_DB:.0f} dB)"
         if db >= FP16_MIN_PSNR_DB:
             self.precision = "fp16"
@@ -256,6 +261,7 @@ class StyleEngine:
         except Exception as exc:  # noqa: BLE001 - any failure means: stay on fp32
             self._note(f"fp16 conversion failed ({exc}); running fp32")
             return fp32_session
+        self.gates["fp16"] = db
         if db < FP16_MIN_PSNR_DB:
             self._note(f"fp16 output is {db:.1f} dB from fp32 (< {FP16_MIN_PSNR_DB:.0f} dB); running fp32")
             return fp32_session

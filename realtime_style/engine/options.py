@@ -23,6 +23,9 @@ class InferenceOptions:
     # Every frame has one size (video, live, bench): on CUDA, an exhaustive cuDNN algorithm
     # search pays off once per size; for photos of many sizes the heuristic choice is better.
     one_size: bool = False
+    # With one_size on a GPU: also a session made for each frame size (a CUDA graph, an exact
+    # TensorRT profile). False keeps the general session only (`bench --no-per-size`: the comparison).
+    per_size: bool = True
     # ONNX Runtime's CPU threads spin while they wait for work: the fastest when the network
     # has the cores to itself, but CPU time lost to a stage that shares them (live smoothing;
     # benchmarks/RESULTS.md, section

@@ -39,7 +39,8 @@ def sized_candidate(candidate: Candidate, shape: tuple[int, ...]) -> Candidate:
 
 class SizedSessions:
     def __init__(self, model: bytes, candidate: Candidate, threads: int, factory, make_binding: Callable,
-                 on_note: Callable[[str], None], spin: bool = True) -> None:
+                 on_note: Callable[[str], None], spin: bool = True, gates: dict[str, float] | None = None) -> None:
+        self._gates = gates if gates is not None else {}  # each first-frame check's dB, by size
         self._model, self._candidate, self._threads, self._factory = model, candidate, threads, factory
         self._spin = spin
         self._make_binding = make_binding
@@ -73,6 +74,7 @@ class SizedSessions:
         binding = self._make_binding(session)
         out = binding.run(batch).copy()
         db = psnr(reference(batch), out)
+        self._gates[f"per_size {batch.shape[2]}x{batch.shape[1]}"] = db
         if db < AGREE_DB:
             raise RuntimeError(f"its output is {db:.1f} dB from the reference (< {AGREE_DB:.0f} dB)")
         self._bindings[batch.shape] = binding

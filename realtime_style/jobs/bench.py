@@ -12,6 +12,7 @@ is recorded.
 from __future__ import annotations
 
 import dataclasses
+import math
 import statistics
 import time
 from typing import Callable, Iterator
@@ -42,6 +43,7 @@ class BenchPlan:
     rounds: int = 5
     smooth: float = 0.8
     threads: int = 0
+    per_size: bool = True  # on a GPU, a session made for each size (CUDA graph / exact TensorRT profile)
     json_path: str | None = None  # where to write the report, if anywhere
 
 
@@ -131,7 +133,8 @@ def run(plan: BenchPlan, resolve: Callable[[str], object], on_result: Callable[[
                     for mode in plan.modes:
                         # model-only: one stream, every core; pipeline: the engine as convert runs it
                         options = InferenceOptions(provider=provider, precision=precision, threads=plan.threads,
-                                                   workers=1 if mode == "model" else 0, one_size=True)
+                                                   workers=1 if mode == "model" else 0, one_size=True,
+                                                   per_size=plan.per_size)
                         engines[mode] = StyleEngine(model, options, cache_dir=cache_dir)
                 except StyleError as exc:
                     error = str(exc)
@@ -157,9 +160,16 @@ def run(plan: BenchPlan, resolve: Callable[[str], object], on_result: Callable[[
                             # on a GPU: did this size run on a session made for it (CUDA graph / exact
                             # TensorRT profile), or on the general one
                             entry["per_size_session"] = engine.per_size_session(height, width)
+                            entry["per_size_enabled"] = plan.per_size
+                            entry["gates_db"] = gate_values(engine.gates)
                         results.append(entry)
                         on_result(entry)
     return results
+
+
+def gate_values(gates: dict[str, float]) -> dict[str, float | str]:
+    """The engine's gate measurements (dB) for JSON: rounded, "identical" for an exact match."""
+    return {k: round(v, 2) if math.isfinite(v) else "identical" for k, v in gates.items()}
 
 
 def report(results: list[dict], machine: dict) -> dict:
