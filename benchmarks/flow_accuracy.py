@@ -20,7 +20,8 @@ from pathlib import Path
 import cv2
 import harness
 import numpy as np
-from smoothing_quality import known_motion_clips, sequences
+from scenes import known_motion_clips
+from smoothing_quality import sequences
 
 from realtime_style.io.images import list_images
 from realtime_style.jobs.evaluate import ground_truth
