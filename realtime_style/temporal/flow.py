@@ -21,7 +21,7 @@ import numpy as np
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST
 # Ultrafast, but its 6 px patches matched at half instead of a quarter of the size it is given
 # (finest scale 1): see benchmarks/flow_accuracy.py.
-DIS_FINEST_SCALE, DIS_PATCH_SIZE, DIS_PATCH_STRIDE, DIS_ITERATIONS = 1, 6, 6, 6
+DIS_FINEST_SCALE, DIS_PATCH_SIZE, DIS_PATCH_STRIDE, DIS_ITERATIONS = 1, 8, 4, 6
 MIN_SIDE = 16  # the smallest side DIS is given (it fails below 10 px at these settings)
 GLOBAL_SIDE = 128  # phase correlation on copies this long (at most)
 GLOBAL_RESPONSE = 0.05  # a weaker peak than this is no estimate (flat or unrelated frames)

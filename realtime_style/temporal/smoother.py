@@ -50,6 +50,7 @@ FLOW_SCALE = 0.5  # flow and confidence at this fraction of the frame size ...
 MAX_FLOW_SIDE = 800  # ... and at most this long side (4K frames)
 STILL_PX = 0.15
 CUT_DIFF, CUT_FRACTION = 0.1, 0.5  # a scene cut: over half the motion-compensated grey differs by > 10 %
+CUT_FRACTION_TEXTURED = (0.3, 0.6)  # ... or over 30 % of it, with over 60 % of its textured pixels
 PHOTOMETRIC_SCALE = 50.0  # exp(-k dI^2), grey in [0, 1]; Lai et al.'s exp(-50 (sum_c dI)^2) is k = 450
 BOUNDARY_FLOOR = 0.5  # squared flow gradient (px/px) above which a pixel is on a motion boundary
 DETAIL_TARGET = 1.10  # restore local detail energy to this fraction of the current frame's ...
@@ -212,12 +213,13 @@ class Smoother:
                                 borderMode=cv2.BORDER_REPLICATE)
         diff = cv2.absdiff(grey, warped_prev)
         unexplained = cv2.threshold(diff, self._cut_level, 255, cv2.THRESH_BINARY)[1]
-        if cv2.countNonZero(unexplained) > CUT_FRACTION * diff.size:
+        share = cv2.countNonZero(unexplained) / diff.size
+        if share > CUT_FRACTION:
             return flow, diff, None
-        return flow, diff, self._flow_trust(grey, unexplained)
+        return flow, diff, self._flow_trust(grey, unexplained, share)
 
     @staticmethod
-    def _flow_trust(grey: np.ndarray, unexplained: np.ndarray) -> float | np.ndarray:
+    def _flow_trust(grey: np.ndarray, unexplained: np.ndarray, share: float) -> float | np.ndarray | None:
         """How far the flow can be trusted, region by region (a float32 map of 0..1 at
         ``TRUST_BLOCK`` flow pixels a cell; 1.0 for a frame with too little texture to judge).
         In flat or blurred regions almost any flow passes the photometric test, so a flow that
@@ -225,14 +227,19 @@ class Smoother:
         pixels it cannot hide. Full trust while at most ``FLOW_FAIL_LOW`` of a region's textured
         pixels are unexplained, none from ``FLOW_FAIL_HIGH``, and never more than its judged
         neighbours'; a region too flat to judge takes its textured neighbours' trust (weighted by
-        their texture), or the whole frame's."""
+        their texture), or the whole frame's. None (a scene cut) where a large part of the
+        picture (``share`` unexplained) and nearly all of its texture are unexplained: a flow
+        that follows large motion can fit smooth parts of an unrelated picture."""
         textured = cv2.threshold(cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, _KERNEL_3), TEXTURE_LEVEL, 255,
                                  cv2.THRESH_BINARY)[1]
         n = cv2.countNonZero(textured)
         if n < MIN_TEXTURED * grey.size:
             return 1.0  # too little texture to judge by
         failed = cv2.bitwise_and(textured, unexplained)
-        frame = _ramp(cv2.countNonZero(failed) / n)
+        failed_share = cv2.countNonZero(failed) / n
+        if share > CUT_FRACTION_TEXTURED[0] and failed_share > CUT_FRACTION_TEXTURED[1]:
+            return None
+        frame = _ramp(failed_share)
         sh, sw = grey.shape
         cells = (max(1, -(-sw // TRUST_BLOCK)), max(1, -(-sh // TRUST_BLOCK)))
         tex = cv2.resize(textured, cells, interpolation=cv2.INTER_AREA).astype(np.float32) * np.float32(1 / 255)
@@ -247,7 +254,10 @@ class Smoother:
         near = cv2.boxFilter(weight, -1, k, normalize=False, borderType=cv2.BORDER_CONSTANT)
         spread = cv2.boxFilter(trust * weight, -1, k, normalize=False, borderType=cv2.BORDER_CONSTANT)
         filled = np.where(near > np.float32(1e-3), spread / np.maximum(near, np.float32(1e-6)), np.float32(frame))
-        return np.where(judged, trust, filled).astype(np.float32)
+        # Where the whole frame's flow is trusted, so is every region of it (the photometric
+        # confidence and the clamp handle what moves its own way); the regions add trust to a
+        # frame that as a whole is not.
+        return np.maximum(np.where(judged, trust, filled), np.float32(frame))
 
     def _restore_detail(self, current: np.ndarray, mix: np.ndarray, moving: np.ndarray,
                         carry: np.ndarray, strength: float) -> np.ndarray:
