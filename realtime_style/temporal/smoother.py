@@ -1,17 +1,20 @@
 """Run-time temporal smoothing: the previous output, carried along the input's motion,
 blended into the current output where it can be trusted -- without washing texture out.
 
-Per frame (everything but the last three steps at ``FLOW_SCALE`` of the frame size):
-1. Optical flow from the current *input* frame back to the previous one (OpenCV DIS,
-   ultrafast preset matching finer patches), each search starting from the previous frame's
-   flow (reset at a scene cut), so fast pans are followed once caught. Motion under 0.15 px
-   is taken as none, so a still camera does not slowly blur the background.
+Per frame (everything but the last three steps at ``FLOW_SCALE`` of the frame size, never
+under ``flow.MIN_SIDE`` on the short side; a frame smaller than that is passed through):
+1. Optical flow from the current *input* frame back to the previous one (``flow.FlowTracker``:
+   OpenCV DIS, ultrafast preset with larger, overlapping patches), each search starting from
+   the previous frame's flow (reset at a scene cut), so fast pans are followed once caught.
+   Motion under 0.15 px is taken as none, so a still camera does not slowly blur the background.
 2. Confidence per pixel: a photometric term ``exp(-k dI^2)`` on the warped previous input
    (Lai et al.'s form, looser, since step 4 guards against ghosts), zero on motion
    boundaries (the flow's own discontinuities: occlusions live there). A scene cut (most
-   of the picture unexplained by motion) resets the history; a frame whose flow leaves too
-   many of its *textured* pixels unexplained (motion beyond what DIS follows: flat regions
-   pass any flow) takes nothing from the history, so smoothing never adds flicker there.
+   of the picture, or a large part with nearly all its texture, unexplained by motion) resets
+   the history; a region whose flow leaves too many of its *textured* pixels unexplained
+   (motion beyond what DIS follows: flat regions pass any flow) takes nothing from the
+   history unless the frame as a whole is followed, so smoothing never adds flicker there,
+   and the followable part of a frame is still smoothed.
 3. The sampling map is built at flow size and scaled up; the previous *output* is warped
    along it at full size (fixed-point bilinear).
 4. Neighbourhood clamping, as in temporal anti-aliasing: the warped history may only take
@@ -31,9 +34,8 @@ it takes each frame's strength from the frame's settings where they name one (li
 
 Cost: flow, confidence and the trust tests run at ``FLOW_SCALE`` of the frame size (or
 below); the full-size work is one remap, one clamp, one blend and a luminance-only
-sharpening. Measured (``benchmarks/smoothing_cost.py``, ``benchmarks/smoothing_parts.py``) in
-``benchmarks/RESULTS.md``, section
-"2026-11-22 · Smoothing, third round: a finer flow started from the last one, and the cost floor (issue 6)".
+sharpening. Measured (``benchmarks/smoothing_cost.py``) in ``benchmarks/RESULTS.md``, sections
+"2026-11-22 · Smoothing, third round: ..." (issue 6) and "2026-12-01 · Smoothing under large motion" (issue 16).
 """
 
 from __future__ import annotations
