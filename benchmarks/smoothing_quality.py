@@ -24,24 +24,18 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import cv2
 import harness
 import numpy as np
+from scenes import LARGE_MOTIONS, MOTIONS, known_motion_clips, large_motion_clips
 
 from realtime_style.engine import InferenceOptions, StyleEngine
 from realtime_style.io.images import list_images, read_image
-from realtime_style.jobs.evaluate import evaluate, find_gt_flow
+from realtime_style.jobs.evaluate import evaluate, find_gt_flow, ground_truth
 from realtime_style.metrics import texture_energy
 from realtime_style.models import registry
 from realtime_style.temporal.smoother import DEFAULT_STRENGTH, Smoother
-from realtime_style.temporal.warping import write_flo
 
 SHARED = harness.SHARED
-
-# (pan x, pan y) px per frame, zoom per frame, roll degrees per frame
-MOTIONS = [(6, 1, 0.004, 0.2), (12, -3, 0.0, 0.0), (3, 2, 0.01, -0.4), (-9, 4, -0.006, 0.3), (20, 0, 0.0, 0.0),
-           (-4, -6, 0.008, 0.0), (15, 5, -0.004, -0.2), (0, 8, 0.0, 0.5)]
-
 
 def sequences(root: Path) -> list[Path]:
     return [d for d in sorted(root.iterdir()) if d.is_dir() and any(find_gt_flow(p) for p in list_images(d))]
@@ -59,55 +53,15 @@ def smoothed_texture(seq: Path, student: StyleEngine, teacher: StyleEngine, stre
     return float(np.mean(ratios))
 
 
-def _camera(t: int, motion, centre, frame_size) -> np.ndarray:
-    """Photo -> frame at time t: about the photo's centre, roll and zoom, pan, to the frame's centre."""
-    (tx, ty, zoom, roll), (cx, cy), (w, h) = motion, centre, frame_size
-    a, s = np.deg2rad(roll * t), 1 + zoom * t
-    rot = np.array([[s * np.cos(a), -s * np.sin(a), 0], [s * np.sin(a), s * np.cos(a), 0], [0, 0, 1]])
-    return (np.array([[1, 0, w / 2], [0, 1, h / 2], [0, 0, 1]]) @ rot
-            @ np.array([[1, 0, -cx - tx * t], [0, 1, -cy - ty * t], [0, 0, 1]]))
-
-
-def known_motion(root: Path, name: str, photo: np.ndarray, motion, frames: int = 12, size=(640, 360)) -> Path:
-    """A clip of ``photo`` seen by a camera moving by ``motion`` each frame, with its exact
-    flow (frame t -> t+1) and the pixels that leave the picture, in the Sintel layout. The
-    photo is scaled just enough that every frame lies inside it (no invented border)."""
-    w, h = size
-    corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], np.float64).T
-    reach = np.abs(np.hstack([np.linalg.inv(_camera(t, motion, (0, 0), size)) @ corners for t in range(frames)]))
-    ph, pw = photo.shape[:2]
-    cover = 1.02 * max(2 * reach[0].max() / pw, 2 * reach[1].max() / ph)
-    img = cv2.resize(photo, None, fx=cover, fy=cover, interpolation=cv2.INTER_AREA if cover < 1 else cv2.INTER_CUBIC)
-    centre = (img.shape[1] / 2, img.shape[0] / 2)
-    mats = [_camera(t, motion, centre, size) for t in range(frames)]
-    seq, gt = root / f"{name}_clean", root / f"{name}_gt"
-    seq.mkdir(parents=True)
-    gt.mkdir()
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
-    for t, m in enumerate(mats):
-        frame = cv2.warpAffine(img, m[:2], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        cv2.imwrite(str(seq / f"frame_{t + 1:04d}.png"), frame[..., ::-1])
-        if t + 1 < frames:
-            step = mats[t + 1] @ np.linalg.inv(m)
-            x2 = step[0, 0] * gx + step[0, 1] * gy + step[0, 2]
-            y2 = step[1, 0] * gx + step[1, 1] * gy + step[1, 2]
-            write_flo(gt / f"frame_{t + 1:04d}.flo", np.dstack([x2 - gx, y2 - gy]))
-            leaves = (x2 < 0) | (x2 > w - 1) | (y2 < 0) | (y2 > h - 1)
-            cv2.imwrite(str(gt / f"invalid_frame_{t + 1:04d}.png"), leaves.astype(np.uint8) * 255)
-    return seq
-
-
-def known_motion_clips(root: Path, photos: Path, count: int, motions=MOTIONS, prefix: str = "motion",
-                       frames: int = 12, size=(640, 360)) -> list[Path]:
-    images = [read_image(p).rgb for p in list_images(photos)] if photos.is_dir() else []
-    if images:  # the largest photos: the least upscaling
-        picks = sorted(images, key=lambda im: -im.shape[0] * im.shape[1])[:count]
-    else:  # no photos: the live mode's synthetic scene
-        from realtime_style.io.live_sources import SyntheticSource
-
-        picks = [SyntheticSource((960, 540)).render(17 * i) for i in range(count)]
-    return [known_motion(root, f"{prefix}{i}", picks[i % len(picks)], motions[i % len(motions)], frames, size)
-            for i in range(count)]
+def motion(seq: Path) -> dict:
+    """The true motion per frame over the judged pixels: median and 90th percentile (px)."""
+    mags = []
+    for p in list_images(seq):
+        found = ground_truth(p, read_image(p).rgb.shape[:2])
+        if found is not None:
+            mags.append(np.sqrt((found[0] ** 2).sum(2))[found[1]])
+    both = np.concatenate(mags)
+    return {"median": round(float(np.median(both)), 1), "p90": round(float(np.percentile(both, 90)), 1)}
 
 
 def ml5_teacher(folder: Path, style: str, opts: InferenceOptions) -> StyleEngine:
@@ -130,7 +84,10 @@ def main() -> None:
     ap.add_argument("--motion", action="append", default=None, metavar="TX,TY,ZOOM,ROLL",
                     help="a camera motion per frame (px, px, zoom fraction, degrees) instead of the built-in "
                          "list; repeatable, one clip each (with --known-motion 0 for the count of them)")
-    ap.add_argument("--no-sintel", action="store_true", help="only the known-motion clips")
+    ap.add_argument("--large-motion", action="store_true",
+                    help=f"also the {len(LARGE_MOTIONS)} generated large-motion clips of scenes.py (15-85 px a frame, "
+                         "motion blur, bending, occluders)")
+    ap.add_argument("--no-sintel", action="store_true", help="only the generated clips")
     args = harness.parse(ap)
     clip_frames, clip_size = 12, (640, 360)
     if args.smoke:  # the tiny model as student and teacher; one short known-motion clip of the synthetic scene
@@ -151,11 +108,15 @@ def main() -> None:
     seqs = sequences(args.sintel) if args.sintel.is_dir() and not args.no_sintel else []
     seqs += known_motion_clips(Path(tmp.name), args.photos, count, motions, frames=clip_frames,
                                size=clip_size) if count else []
+    if args.large_motion:
+        seqs += large_motion_clips(Path(tmp.name), args.photos, frames=clip_frames if args.smoke else 8,
+                                   size=clip_size)
     for seq in seqs:
         smoothed = evaluate(seq, student.stylize, smooth=args.strength, flow="gt").to_json()
         t = evaluate(seq, teacher.stylize, smooth=0.0, flow="gt").to_json()
         rows.append({
             "sequence": seq.name, "pairs": smoothed["pairs"], "frames": smoothed["frames"],
+            "motion_px": motion(seq),
             "input": smoothed["warping_error_input"],
             "student_per_frame": smoothed["warping_error_unsmoothed"],
             "student_smoothed": smoothed["warping_error"],

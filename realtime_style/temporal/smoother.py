@@ -1,17 +1,20 @@
 """Run-time temporal smoothing: the previous output, carried along the input's motion,
 blended into the current output where it can be trusted -- without washing texture out.
 
-Per frame (everything but the last three steps at ``FLOW_SCALE`` of the frame size):
-1. Optical flow from the current *input* frame back to the previous one (OpenCV DIS,
-   ultrafast preset matching finer patches), each search starting from the previous frame's
-   flow (reset at a scene cut), so fast pans are followed once caught. Motion under 0.15 px
-   is taken as none, so a still camera does not slowly blur the background.
+Per frame (everything but the last three steps at ``FLOW_SCALE`` of the frame size, never
+under ``flow.MIN_SIDE`` on the short side; a frame smaller than that is passed through):
+1. Optical flow from the current *input* frame back to the previous one (``flow.FlowTracker``:
+   OpenCV DIS, ultrafast preset with larger, overlapping patches), each search starting from
+   the previous frame's flow (reset at a scene cut), so fast pans are followed once caught.
+   Motion under 0.15 px is taken as none, so a still camera does not slowly blur the background.
 2. Confidence per pixel: a photometric term ``exp(-k dI^2)`` on the warped previous input
    (Lai et al.'s form, looser, since step 4 guards against ghosts), zero on motion
    boundaries (the flow's own discontinuities: occlusions live there). A scene cut (most
-   of the picture unexplained by motion) resets the history; a frame whose flow leaves too
-   many of its *textured* pixels unexplained (motion beyond what DIS follows: flat regions
-   pass any flow) takes nothing from the history, so smoothing never adds flicker there.
+   of the picture, or a large part with nearly all its texture, unexplained by motion) resets
+   the history; a region whose flow leaves too many of its *textured* pixels unexplained
+   (motion beyond what DIS follows: flat regions pass any flow) takes nothing from the
+   history unless the frame as a whole is followed, so smoothing never adds flicker there,
+   and the followable part of a frame is still smoothed.
 3. The sampling map is built at flow size and scaled up; the previous *output* is warped
    along it at full size (fixed-point bilinear).
 4. Neighbourhood clamping, as in temporal anti-aliasing: the warped history may only take
@@ -31,9 +34,8 @@ it takes each frame's strength from the frame's settings where they name one (li
 
 Cost: flow, confidence and the trust tests run at ``FLOW_SCALE`` of the frame size (or
 below); the full-size work is one remap, one clamp, one blend and a luminance-only
-sharpening. Measured (``benchmarks/smoothing_cost.py``, ``benchmarks/smoothing_parts.py``) in
-``benchmarks/RESULTS.md``, section
-"2026-11-22 · Smoothing, third round: a finer flow started from the last one, and the cost floor (issue 6)".
+sharpening. Measured (``benchmarks/smoothing_cost.py``) in ``benchmarks/RESULTS.md``, sections
+"2026-11-22 · Smoothing, third round: ..." (issue 6) and "2026-12-01 · Smoothing under large motion" (issue 16).
 """
 
 from __future__ import annotations
@@ -42,30 +44,31 @@ import cv2
 import numpy as np
 
 from realtime_style.io.frames import Frame
+from realtime_style.temporal.flow import MIN_SIDE, FlowTracker
 
 DEFAULT_STRENGTH = 0.8
 MAX_CARRY = 0.6  # the most of the previous output any pixel takes, at strength 1
 FLOW_SCALE = 0.5  # flow and confidence at this fraction of the frame size ...
 MAX_FLOW_SIDE = 800  # ... and at most this long side (4K frames)
 STILL_PX = 0.15
-DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST
-# Ultrafast, but its 6 px patches matched at half instead of a quarter of the size it is given
-# (finest scale 1), and started from the previous frame's flow (motion goes on: fast pans
-# that no pyramid level reaches are followed once caught): see benchmarks/flow_accuracy.py.
-DIS_FINEST_SCALE, DIS_PATCH_SIZE, DIS_PATCH_STRIDE, DIS_ITERATIONS = 1, 6, 6, 6
 CUT_DIFF, CUT_FRACTION = 0.1, 0.5  # a scene cut: over half the motion-compensated grey differs by > 10 %
+CUT_FRACTION_TEXTURED = (0.3, 0.6)  # ... or over 30 % of it, with over 60 % of its textured pixels
 PHOTOMETRIC_SCALE = 50.0  # exp(-k dI^2), grey in [0, 1]; Lai et al.'s exp(-50 (sum_c dI)^2) is k = 450
 BOUNDARY_FLOOR = 0.5  # squared flow gradient (px/px) above which a pixel is on a motion boundary
 DETAIL_TARGET = 1.10  # restore local detail energy to this fraction of the current frame's ...
 MAX_GAIN = 3.0  # ... amplifying the blend's detail at most this much
 DETAIL_PX = 5  # the scale (box size) at which detail energy is measured and restored
 DETAIL_MOTION_PX = 1.0  # detail is restored in full where things move this much a frame, less below
-# A frame whose flow explains too few of its textured pixels (grey gradient over TEXTURE_LEVEL
+# A region whose flow explains too few of its textured pixels (grey gradient over TEXTURE_LEVEL
 # in a 3x3 window) is not trusted: fully up to FLOW_FAIL_LOW unexplained, not at all from
 # FLOW_FAIL_HIGH (set by looking at followed motion -- Sintel alley, the known-motion clips -- and
 # failed flow -- 90-120 px pans, Sintel ambush; benchmarks/smoothing_quality.py judges the result).
+# Regions are TRUST_BLOCK flow-size pixels square; one with under MIN_TEXTURED of its pixels
+# textured cannot be judged (flat regions pass any flow) and takes the trust of the textured
+# regions around it (TRUST_REACH blocks), or the frame's where there are none.
 TEXTURE_LEVEL, MIN_TEXTURED = 20, 0.01
 FLOW_FAIL_LOW, FLOW_FAIL_HIGH = 0.18, 0.3
+TRUST_BLOCK, TRUST_REACH, BLOCK_TEXTURED = 16, 5, 0.05
 
 
 class Smoother:
@@ -82,11 +85,8 @@ class Smoother:
         self.detail_target = detail_target  # 0 turns the detail restoration off
         self.cuts = 0
         self.flow_failures = 0  # frames whose flow was not trusted at all
-        self._dis = cv2.DISOpticalFlow_create(DIS_PRESET)
-        self._dis.setFinestScale(DIS_FINEST_SCALE)
-        self._dis.setPatchSize(DIS_PATCH_SIZE)
-        self._dis.setPatchStride(DIS_PATCH_STRIDE)
-        self._dis.setGradientDescentIterations(DIS_ITERATIONS)
+        self.passed_through = 0  # frames too small for the flow, returned as they came
+        self._flow = FlowTracker()
         d = np.arange(256, dtype=np.float32) / 255.0
         self._confidence_lut = np.exp(-PHOTOMETRIC_SCALE * d * d).astype(np.float32)
         self._cut_level = int(round(CUT_DIFF * 255))
@@ -119,6 +119,10 @@ class Smoother:
             self.reset()  # switched off: the history is stale when it is switched back on
             return stylized
         h, w = source.shape[:2]
+        if min(h, w) < MIN_SIDE:  # too small for any flow to follow: as the network made it
+            self.reset()
+            self.passed_through += 1
+            return stylized
         grey = self._flow_grey(source)
         if self._prev_out is None or self._shape != (h, w):
             self.reset()  # a first frame, or a new size: no history, no flow to start from
@@ -140,10 +144,11 @@ class Smoother:
     # -- steps -------------------------------------------------------------------------------
     def _flow_grey(self, rgb: np.ndarray) -> np.ndarray:
         h, w = rgb.shape[:2]
-        scale = min(self.flow_scale, self.max_flow_side / max(h, w), 1.0)
+        # As small as asked, but never under MIN_SIDE on the short side (thin strips, tiny frames)
+        scale = min(max(min(self.flow_scale, self.max_flow_side / max(h, w)), MIN_SIDE / min(h, w)), 1.0)
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         if scale < 1.0:
-            small = (max(8, round(w * scale)), max(8, round(h * scale)))
+            small = (max(MIN_SIDE, round(w * scale)), max(MIN_SIDE, round(h * scale)))
             grey = cv2.resize(grey, small, interpolation=cv2.INTER_LINEAR)
         return grey
 
@@ -154,22 +159,24 @@ class Smoother:
     def _motion(self, grey: np.ndarray, h: int, w: int, strength: float):
         """The full-size sampling maps (fixed point), the carry weight at flow size and how
         much each place moves (0..1, at half the flow size); None at a scene cut (counted in
-        ``cuts``) and where the flow is not trusted at all (``flow_failures``). The
+        ``cuts``) and where no part of the flow is trusted (``flow_failures``). The
         motion-boundary and still tests run at half the flow size (a conservative, slightly
         wider boundary, at a quarter of the cost)."""
         sh, sw = grey.shape
         start, self._prev_flow = self._prev_flow, None
         flow, diff, trust = self._follow(grey, start)
-        if trust < 0.0:
+        if trust is None:
             self.cuts += 1  # most of the picture cannot be explained by motion: a new scene
             return None
         # The next search starts from this flow (not changed in place below), even from one not
         # trusted: on a fast pan it is often near enough for the next one to be caught, and DIS
         # still finds small motion from a start that is far off.
         self._prev_flow = flow
-        if trust == 0.0:
-            self.flow_failures += 1
-            return None
+        if not isinstance(trust, float):
+            if not trust.any():
+                self.flow_failures += 1
+                return None
+            trust = cv2.resize(trust, (sw, sh), interpolation=cv2.INTER_LINEAR)
         confidence = cv2.LUT(diff, self._confidence_lut)
         # Lai et al.'s motion-boundary test (central differences, in flow-size pixels), with a
         # floor suited to DIS's blocky flow: |grad u|^2 + |grad v|^2 > 0.01 |F|^2 + floor.
@@ -193,37 +200,66 @@ class Smoother:
         sx, sy = w / sw, h / sh
         maps = cv2.add(cv2.multiply(flow, (sx, sy, 0.0, 0.0)), _full_size_grid(sh, sw, sx, sy))
         maps = cv2.resize(maps, (w, h), interpolation=cv2.INTER_LINEAR)
-        confidence *= np.float32(MAX_CARRY * strength * trust)
+        confidence *= np.float32(MAX_CARRY * strength)
+        confidence *= trust
         return cv2.convertMaps(maps, None, cv2.CV_16SC2), confidence, moving
 
-    def _follow(self, grey: np.ndarray, start: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, float]:
-        """The flow from ``grey`` back to the previous frame (DIS, from ``start`` if given), the
-        grey difference it leaves, and how far it is trusted: -1 for a scene cut (most of the
-        picture cannot be explained by motion), else 0..1 (``_flow_trust``)."""
+    def _follow(self, grey: np.ndarray, start: np.ndarray | None):
+        """The flow from ``grey`` back to the previous frame (started as ``FlowTracker`` does), the
+        grey difference it leaves, and how far it is trusted: None for a scene cut (most of the
+        picture cannot be explained by motion), else 1.0 or a map of 0..1 per region
+        (``_flow_trust``)."""
         sh, sw = grey.shape
-        flow = self._dis.calc(grey, self._prev_grey, start)  # current -> previous, (sh, sw, 2)
+        flow = self._flow(grey, self._prev_grey, start)  # current -> previous, (sh, sw, 2)
         warped_prev = cv2.remap(self._prev_grey, cv2.add(flow, _grid2(sh, sw)), None, cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_REPLICATE)
         diff = cv2.absdiff(grey, warped_prev)
         unexplained = cv2.threshold(diff, self._cut_level, 255, cv2.THRESH_BINARY)[1]
-        if cv2.countNonZero(unexplained) > CUT_FRACTION * diff.size:
-            return flow, diff, -1.0
-        return flow, diff, self._flow_trust(grey, unexplained)
+        share = cv2.countNonZero(unexplained) / diff.size
+        if share > CUT_FRACTION:
+            return flow, diff, None
+        return flow, diff, self._flow_trust(grey, unexplained, share)
 
     @staticmethod
-    def _flow_trust(grey: np.ndarray, unexplained: np.ndarray) -> float:
-        """How far this frame's flow can be trusted at all (0..1). In flat or blurred regions
-        almost any flow passes the photometric test, so a flow that failed (motion beyond what
-        DIS follows) would drag misplaced strokes in; on textured pixels it cannot hide. Full
-        trust while at most ``FLOW_FAIL_LOW`` of the textured pixels are unexplained, none from
-        ``FLOW_FAIL_HIGH``."""
+    def _flow_trust(grey: np.ndarray, unexplained: np.ndarray, share: float) -> float | np.ndarray | None:
+        """How far the flow can be trusted, region by region (a float32 map of 0..1 at
+        ``TRUST_BLOCK`` flow pixels a cell; 1.0 for a frame with too little texture to judge).
+        In flat or blurred regions almost any flow passes the photometric test, so a flow that
+        failed (motion beyond what DIS follows) would drag misplaced strokes in; on textured
+        pixels it cannot hide. Full trust while at most ``FLOW_FAIL_LOW`` of a region's textured
+        pixels are unexplained, none from ``FLOW_FAIL_HIGH``, and never more than its judged
+        neighbours'; a region too flat to judge takes its textured neighbours' trust (weighted by
+        their texture), or the whole frame's. None (a scene cut) where a large part of the
+        picture (``share`` unexplained) and nearly all of its texture are unexplained: a flow
+        that follows large motion can fit smooth parts of an unrelated picture."""
         textured = cv2.threshold(cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, _KERNEL_3), TEXTURE_LEVEL, 255,
                                  cv2.THRESH_BINARY)[1]
         n = cv2.countNonZero(textured)
         if n < MIN_TEXTURED * grey.size:
             return 1.0  # too little texture to judge by
-        failed = cv2.countNonZero(cv2.bitwise_and(textured, unexplained)) / n
-        return float(np.clip((FLOW_FAIL_HIGH - failed) / (FLOW_FAIL_HIGH - FLOW_FAIL_LOW), 0.0, 1.0))
+        failed = cv2.bitwise_and(textured, unexplained)
+        failed_share = cv2.countNonZero(failed) / n
+        if share > CUT_FRACTION_TEXTURED[0] and failed_share > CUT_FRACTION_TEXTURED[1]:
+            return None
+        frame = _ramp(failed_share)
+        sh, sw = grey.shape
+        cells = (max(1, -(-sw // TRUST_BLOCK)), max(1, -(-sh // TRUST_BLOCK)))
+        tex = cv2.resize(textured, cells, interpolation=cv2.INTER_AREA).astype(np.float32) * np.float32(1 / 255)
+        bad = cv2.resize(failed, cells, interpolation=cv2.INTER_AREA).astype(np.float32) * np.float32(1 / 255)
+        judged = tex >= np.float32(BLOCK_TEXTURED)
+        share = bad / np.maximum(tex, np.float32(1e-6))
+        # A region is trusted only as far as its judged neighbours are too: a piece of flow that
+        # happens to fit amid failed ones (a stroke matched along an edge) is not motion followed.
+        trust = cv2.erode(np.where(judged, _ramp(share), np.float32(1.0)), _KERNEL_3, borderType=cv2.BORDER_REPLICATE)
+        weight = np.where(judged, tex, np.float32(0.0))
+        k = (2 * TRUST_REACH + 1,) * 2
+        near = cv2.boxFilter(weight, -1, k, normalize=False, borderType=cv2.BORDER_CONSTANT)
+        spread = cv2.boxFilter(trust * weight, -1, k, normalize=False, borderType=cv2.BORDER_CONSTANT)
+        filled = np.where(near > np.float32(1e-3), spread / np.maximum(near, np.float32(1e-6)), np.float32(frame))
+        # Where the whole frame's flow is trusted, so is every region of it (the photometric
+        # confidence and the clamp handle what moves its own way); the regions add trust to a
+        # frame that as a whole is not.
+        return np.maximum(np.where(judged, trust, filled), np.float32(frame))
 
     def _restore_detail(self, current: np.ndarray, mix: np.ndarray, moving: np.ndarray,
                         carry: np.ndarray, strength: float) -> np.ndarray:
@@ -269,6 +305,14 @@ def _cached(key: tuple, make) -> np.ndarray:
             _GRIDS.clear()
         g = _GRIDS[key] = make()
     return g
+
+
+def _ramp(failed_share):
+    """Trust from the share of textured pixels left unexplained (a number or a float32 map):
+    1 up to FLOW_FAIL_LOW, 0 from FLOW_FAIL_HIGH."""
+    trust = np.clip((np.float32(FLOW_FAIL_HIGH) - failed_share) * np.float32(1 / (FLOW_FAIL_HIGH - FLOW_FAIL_LOW)),
+                    0.0, 1.0)
+    return float(trust) if np.ndim(trust) == 0 else trust
 
 
 def _area_resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
