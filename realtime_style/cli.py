@@ -48,6 +48,11 @@ def _note_above(progress):
                                                   soft_wrap=True)
 
 
+def _count(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 frame', '3 frames'."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"realtime-style {__version__}")
@@ -177,8 +182,14 @@ def image(
     preserve_color: PreserveOpt = False,
     threads: ThreadsOpt = 0,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    skip_existing: Annotated[bool, typer.Option("--skip-existing", help="Leave inputs whose output exists "
+                                                "already (a rerun does only the rest).")] = False,
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Directories: their subfolders too, "
+                                            "mirrored under the output directory.")] = False,
 ) -> None:
-    """Stylize still images; outputs keep each input's size, alpha and bit depth."""
+    """Stylize still images; outputs keep each input's size, alpha and bit depth.
+
+    A bad file among several is skipped and named; the rest are written (exit 1 at the end)."""
     from realtime_style.jobs import image as job
 
     spec = _engine(style, provider=provider, precision=precision, max_side=max_side, strength=strength,
@@ -191,10 +202,14 @@ def image(
             if total > 1:
                 bar = progress.add_task("stylizing", total=total)
 
-        result = job.run(job.ImageOptions(tuple(inputs), output, spec, overwrite), on_note=_note_above(progress),
-                         on_start=start, on_done=lambda _t: bar is not None and progress.advance(bar))
-    plural = "s" if result.written > 1 else ""
-    _err(f"wrote {result.written} image{plural} to {result.where} ({result.provider}, {result.precision})")
+        options = job.ImageOptions(tuple(inputs), output, spec, overwrite, skip_existing=skip_existing,
+                                   recursive=recursive)
+        result = job.run(options, on_note=_note_above(progress), on_start=start,
+                         on_done=lambda _t: bar is not None and progress.advance(bar))
+    if not result.written:
+        _err(f"nothing to do: every output in {result.where} exists already (--skip-existing)")
+        return
+    _err(f"wrote {_count(result.written, 'image')} to {result.where} ({result.provider}, {result.precision})")
 
 
 # -- export ----------------------------------------------------------------------------------

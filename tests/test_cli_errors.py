@@ -165,17 +165,61 @@ def test_output_directory_inside_a_regular_file(work, tiny_model):
                 ignore_blank_lines=True)
 
 
-def test_bad_image_in_a_directory_stops_with_earlier_outputs_complete(work, tiny_model):
+def test_bad_images_in_a_directory_are_skipped_named_and_counted(work, tiny_model):
     indir = work / "batch"
     indir.mkdir()
-    png(indir / "a.png", seed=2)
-    (indir / "b.png").write_bytes(b"")
-    png(indir / "c.png", seed=3)
+    for i in range(12):
+        png(indir / f"p{i:02d}.png", seed=i)
+    (indir / "p03.png").write_bytes(b"")  # one bad file among 12 (it stopped the run at 3 of 12)
+    (indir / "notes.txt").write_text("not an image")
+    (indir / "holiday.mp4").write_bytes(b"x")
+    (indir / "sub").mkdir()
+    png(indir / "sub" / "deep.png", seed=20)
     outdir = work / "out" / "batch"
     res = invoke("image", indir, "-o", outdir, "--style", tiny_model, "--provider", "cpu")
-    assert_error(res, "b.png", "1 of 3", ignore_blank_lines=True)
-    assert sorted(p.name for p in outdir.iterdir()) == ["a.png"]  # no b, no c, no temporaries
-    assert cv2.imread(str(outdir / "a.png")).shape == (24, 32, 3)
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: 11 of 12 written to ") and "1 failed: " in lines[-1], lines
+    assert "p03.png" in lines[-1] and "empty" in lines[-1]
+    notes = "\n".join(lines[:-1])
+    assert "2 files that are not an image (holiday.mp4, notes.txt)" in notes and "convert" in notes
+    assert "1 subfolder (sub); --recursive" in notes
+    assert sorted(p.name for p in outdir.iterdir()) == sorted(f"p{i:02d}.png" for i in range(12) if i != 3)
+
+    # a rerun: the existing outputs are an error that names both ways out ...
+    res = invoke("image", indir, "-o", outdir, "--style", tiny_model, "--provider", "cpu")
+    assert_error(res, "--skip-existing", "--overwrite", "and 10 other outputs")
+    # ... and --skip-existing does only the rest (here: the bad one again), saying what it left
+    (indir / "p03.png").write_bytes((indir / "p02.png").read_bytes())
+    res = invoke("image", indir, "-o", outdir, "--style", tiny_model, "--provider", "cpu", "--skip-existing")
+    ok(res)
+    assert "skipped 11 images whose output exists already" in res.stderr
+    assert "wrote 1 image to" in res.stderr
+    res = invoke("image", indir, "-o", outdir, "--style", tiny_model, "--provider", "cpu", "--skip-existing")
+    ok(res)
+    assert "nothing to do" in res.stderr
+
+
+def test_recursive_mirrors_subfolders(work, tiny_model):
+    indir = work / "tree"
+    (indir / "a" / "b").mkdir(parents=True)
+    png(indir / "top.png", seed=1)
+    png(indir / "a" / "mid.png", seed=2)
+    png(indir / "a" / "b" / "low.png", seed=3)
+    outdir = work / "out" / "tree"
+    ok(invoke("image", indir, "-o", outdir, "--style", tiny_model, "--provider", "cpu", "--recursive"))
+    got = sorted(str(p.relative_to(outdir)) for p in outdir.rglob("*") if p.is_file())
+    assert got == ["a/b/low.png", "a/mid.png", "top.png"]
+    only_sub = work / "only_sub"
+    (only_sub / "x").mkdir(parents=True)
+    png(only_sub / "x" / "y.png")
+    image_fails(work, [only_sub], work / "out" / "o", "--style", tiny_model, fragments=("--recursive",))
+
+
+def test_a_video_given_to_image_points_to_convert(work, tiny_model):
+    (work / "clip.mp4").write_bytes(b"\x00" * 100)
+    image_fails(work, [work / "clip.mp4"], work / "out" / "x.png", "--style", tiny_model,
+                fragments=("is a video", "realtime-style convert"))
 
 
 def test_multi_image_error_is_exactly_one_line(work, tiny_model):

@@ -743,3 +743,10 @@ def test_default_codec_on_the_cpu_is_x264(work, tiny_model):
     assert result.exit_code == 0, result.output
     with av.open(str(work / "out" / "styled.mp4")) as c:
         assert c.streams.video[0].codec_context.name in ("h264", "libx264")
+
+
+def test_a_still_image_given_to_convert_points_to_image(work, tiny_model):
+    photo = work / "photo.jpg"
+    cv2.imwrite(str(photo), np.full((24, 32, 3), 128, np.uint8))
+    assert_error(convert(photo, work / "out" / "out.mp4", tiny_model), "still image", "realtime-style image")
+    assert listing(work / "out") == []  # it wrote a one-frame video before

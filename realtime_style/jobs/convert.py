@@ -14,6 +14,7 @@ from realtime_style.errors import InputError, OutputError, StyleError
 from realtime_style.interrupt import Interrupt
 from realtime_style.io.frame_dir import FrameDirSink, FrameDirSource
 from realtime_style.io.frames import Frame, FrameSettings
+from realtime_style.io.images import IMAGE_SUFFIXES
 from realtime_style.io.video_file import OUTPUT_SUFFIXES, EncodeSettings, VideoFileSink, VideoFileSource
 from realtime_style.pipeline import Pipeline, PipelineError, RunStats
 from realtime_style.temporal.smoother import DEFAULT_STRENGTH, Smoother
@@ -83,6 +84,10 @@ def convert(
     input_path, output = Path(input_path), Path(output)
     if not input_path.exists():
         raise InputError(f"{input_path} does not exist")
+    if input_path.is_file() and input_path.suffix.lower() in IMAGE_SUFFIXES:
+        raise InputError(f"{input_path} is a still image; stylize it with `realtime-style image {input_path} "
+                         f"-o {input_path.stem}_styled{input_path.suffix}` (`convert` takes a video file or a "
+                         "directory of frames)")
     as_dir = check_output(input_path, output, overwrite)
     source = open_source(input_path, audio=audio and not as_dir, fps=fps)
     try:
