@@ -43,7 +43,7 @@ demo: setup
 	if [ -f $(DEMO_CLIP) ]; then clip=$(DEMO_CLIP); \
 	else $(RS) live --source synthetic --headless --max-frames 150 --smooth 0 --record $(DEMO_OUT)/synthetic.mp4 --overwrite; clip=$(DEMO_OUT)/synthetic.mp4; fi; \
 	$(RS) convert $$clip $(DEMO_OUT)/video_stylized.mp4 --overwrite; \
-	$(RS) eval $$clip --frame-limit 60; \
+	$(RS) eval $$clip --max-frames 60; \
 	echo "demo: results in $(DEMO_OUT)/ (stylized/, half_strength_colour/, video_stylized.mp4)"
 
 clean:

@@ -19,14 +19,30 @@ import typer
 from realtime_style import __version__
 from realtime_style.errors import QuietExit, StyleError
 
+
+class StyleGroup(typer.core.TyperGroup):
+    """The root command: ``--debug`` is accepted anywhere on the line (moved before the
+    command, where the root option lives)."""
+
+    def main(self, args=None, *a, **kw):
+        args = list(sys.argv[1:] if args is None else args)
+        end = args.index("--") if "--" in args else len(args)
+        if "--debug" in args[:end]:
+            args = ["--debug"] + [x for x in args[:end] if x != "--debug"] + args[end:]
+        return super().main(args, *a, **kw)
+
+
 app = typer.Typer(
+    cls=StyleGroup,
     name="realtime-style",
     help="Real-time neural style transfer for images, video files and the webcam (ONNX Runtime).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-models_app = typer.Typer(help="List, inspect, import and remove style models.", no_args_is_help=True)
+models_app = typer.Typer(help="List, inspect, import and remove style models.", no_args_is_help=True,
+                         rich_markup_mode=None)
 app.add_typer(models_app, name="models")
 
 _state = {"debug": False}
@@ -103,8 +119,19 @@ ProviderOpt = Annotated[str, typer.Option(help="auto|tensorrt|cuda|cpu (auto: th
 PrecisionOpt = Annotated[str, typer.Option(help="auto|fp32|fp16 (auto: fp16 on GPU, fp32 on CPU).")]
 MaxSideOpt = Annotated[int, typer.Option(min=0, help="Longest side the network sees (0 = source size).")]
 StrengthOpt = Annotated[float, typer.Option(min=0.0, max=1.0, help="Style strength, 1 = full style.")]
-PreserveOpt = Annotated[bool, typer.Option("--preserve-color", help="Keep the source's colours.")]
+PreserveOpt = Annotated[bool, typer.Option("--preserve-color", "--preserve-colour",
+                                           help="Keep the source's colours.")]
 ThreadsOpt = Annotated[int, typer.Option(min=0, help="CPU threads (0 = automatic).")]
+MaxFramesOpt = Annotated[int, typer.Option("--max-frames", min=0, help="Stop after N frames (0 = all).")]
+# The old spelling of --max-frames (convert, eval): still accepted, not shown.
+FrameLimitAlias = Annotated[Optional[int], typer.Option("--frame-limit", min=0, hidden=True)]
+
+
+def _alias(value, alias):
+    """An option's value, or its hidden old spelling's when that was given."""
+    return value if alias is None else alias
+
+
 DEFAULT_SMOOTH = 0.8  # realtime_style.temporal.smoother.DEFAULT_STRENGTH (checked by a test)
 SmoothOpt = Annotated[float, typer.Option(min=0.0, max=1.0, help="Temporal smoothing along the input's motion "
                                           "(0 = off, exactly the per-frame output).")]
@@ -129,16 +156,16 @@ def _engine(style, *, provider, precision, max_side, strength, preserve_color, t
     return EngineSpec(style, options, verbose=_state["debug"])
 
 
-def _parse_size(text: Optional[str]) -> Optional[tuple[int, int]]:
+def _parse_size(text: Optional[str], option: str = "--size") -> Optional[tuple[int, int]]:
     """'WxH' -> (H, W)."""
     if text is None:
         return None
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not WIDTHxHEIGHT, e.g. 640x360", param_hint="--size") from None
+        raise typer.BadParameter(f"{text!r} is not WIDTHxHEIGHT, e.g. 640x360", param_hint=option) from None
     if w < 1 or h < 1:
-        raise typer.BadParameter("sizes must be positive", param_hint="--size")
+        raise typer.BadParameter("sizes must be positive", param_hint=option)
     return h, w
 
 
@@ -263,7 +290,8 @@ def convert(
     crf: Annotated[int, typer.Option(min=0, max=51, help="Quality (lower is better; nvenc: cq).")] = 18,
     preset: Annotated[str, typer.Option(help="x264/x265 speed preset (slower presets: smaller files).")] = "superfast",
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop the audio streams.")] = False,
-    frame_limit: Annotated[int, typer.Option(min=0, help="Stop after N frames (0 = all).")] = 0,
+    max_frames: MaxFramesOpt = 0,
+    frame_limit: FrameLimitAlias = None,
     fps: Annotated[float, typer.Option(min=0.001, help="Frame rate for a frame-directory input.")] = 25.0,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing OUTPUT.")] = False,
     smooth: SmoothOpt = DEFAULT_SMOOTH,
@@ -274,7 +302,8 @@ def convert(
     spec = _engine(style, provider=provider, precision=precision, max_side=max_side, strength=strength,
                    preserve_color=preserve_color, threads=threads, workers=workers)
     options = job.ConvertOptions(input, output, spec, codec=codec, crf=crf, preset=preset, audio=not no_audio,
-                                 frame_limit=frame_limit, fps=fps, overwrite=overwrite, smooth=smooth)
+                                 frame_limit=_alias(max_frames, frame_limit), fps=fps, overwrite=overwrite,
+                                 smooth=smooth)
     with _progress() as progress:
         bar = progress.add_task("converting", total=None)
         result = job.run(options, on_note=_note_above(progress),
@@ -361,7 +390,8 @@ def eval_command(
     strength: StrengthOpt = 1.0,
     preserve_color: PreserveOpt = False,
     threads: ThreadsOpt = 0,
-    frame_limit: Annotated[int, typer.Option(min=0, help="Only the first N frames (0 = all).")] = 0,
+    max_frames: MaxFramesOpt = 0,
+    frame_limit: FrameLimitAlias = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Warping error (Lai et al. 2018) of the stylized clip: smoothed, per-frame, and the input's floor."""
@@ -370,7 +400,7 @@ def eval_command(
     spec = _engine(style, provider=provider, precision=precision, max_side=max_side, strength=strength,
                    preserve_color=preserve_color, threads=threads)
     report = job.run(job.EvalOptions(input, spec, smooth=smooth, flow=_choice(flow, job.FLOWS, "--flow"),
-                                     frame_limit=frame_limit), on_note=_note)
+                                     frame_limit=_alias(max_frames, frame_limit)), on_note=_note)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
         return
@@ -519,8 +549,10 @@ def optimize(
     optimizer: Annotated[str, typer.Option(help="lbfgs (Gatys et al.) or adam.")] = "lbfgs",
     lr: Annotated[Optional[float], typer.Option(min=0.0, help="Step size (default: 1 for lbfgs, 0.02 for adam, "
                                                 "pixels in 0..1).")] = None,
-    size: Annotated[int, typer.Option(min=0, help="Long side of the result (0 = the photo's size).")] = 512,
-    scales: Annotated[int, typer.Option(min=1, max=6, help="Coarse to fine: start at size/2^(N-1), upsample "
+    max_side: Annotated[int, typer.Option("--max-side", min=0, help="Longest side of the result (0 = the "
+                                          "photo's size).")] = 512,
+    size: Annotated[Optional[int], typer.Option("--size", min=0, hidden=True)] = None,  # the old name
+    scales: Annotated[int, typer.Option(min=1, max=6, help="Coarse to fine: start at max-side/2^(N-1), upsample "
                                         "each result into the next (helps large images).")] = 1,
     style_size: Annotated[int, typer.Option(min=0, help="Long side of the style image (0 = the result's).")] = 0,
     content_weight: Annotated[float, typer.Option(min=0.0, help=TUNING)] = 1e5,
@@ -538,7 +570,8 @@ def optimize(
     result = training.optimize(
         on_progress=_training_progress, on_note=_note,
         content=content, style=style, out=output, vgg_weights=vgg_weights, steps=steps,
-        optimizer=_choice(optimizer, ("lbfgs", "adam"), "--optimizer"), lr=lr, size=size, scales=scales,
+        optimizer=_choice(optimizer, ("lbfgs", "adam"), "--optimizer"), lr=lr, size=_alias(max_side, size),
+        scales=scales,
         style_size=style_size, content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
         preserve_color=preserve_color, overwrite=overwrite, device=device.lower(), threads=threads,
         log_every=log_every)
@@ -641,7 +674,7 @@ def models_remove(name: Annotated[str, typer.Argument()]) -> None:
 def _sizes(text: str) -> list[tuple[int, int]]:
     out = []
     for part in text.split(","):
-        h, w = _parse_size(part.strip())
+        h, w = _parse_size(part.strip(), "--sizes")
         out.append((w, h))
     return out
 
@@ -720,6 +753,6 @@ def doctor(as_json: JsonOpt = False) -> None:
 
 def main() -> None:
     try:
-        app()
+        app(prog_name="realtime-style")
     except KeyboardInterrupt:  # outside a command (e.g. during import)
         sys.exit(130)

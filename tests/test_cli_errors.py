@@ -602,3 +602,46 @@ def test_single_output_with_unknown_image_suffix_is_refused(work, tiny_model):
     res = invoke("image", work / "in.png", "-o", work / "result.gif", "--style", tiny_model)
     assert res.exit_code == 1 and res.stderr.startswith("error: unknown image format .gif")
     assert not (work / "result.gif").exists()
+
+
+# -- one name per idea (../shared/spec/cli.md) ---------------------------------------------------
+def test_max_frames_on_every_command_and_the_old_frame_limit_still_works(tmp_path, tiny_model, model_home):
+    from clips import make_clip
+
+    clip = tmp_path / "c.mp4"
+    make_clip(clip, frames=8)
+    for option in ("--max-frames", "--frame-limit"):
+        out = tmp_path / f"o{option}.mp4"
+        ok(invoke("convert", clip, out, "--style", tiny_model, "--provider", "cpu", "--smooth", "0", option, "3"))
+        res = invoke("eval", clip, "--style", tiny_model, "--provider", "cpu", option, "3", "--json")
+        ok(res)
+        assert json.loads(res.stdout)["pairs"] == 2
+    for command in ("convert", "eval", "live"):
+        text = invoke(command, "--help").stdout
+        assert "--max-frames" in text and "--frame-limit" not in text, command  # the alias is hidden
+
+
+def test_debug_is_accepted_anywhere_on_the_line(model_home):
+    loud = invoke("models", "info", "nope", "--debug")
+    assert loud.exception is not None and not isinstance(loud.exception, SystemExit), repr(loud.exception)
+
+
+def test_preserve_colour_both_spellings(work, tiny_model):
+    for i, option in enumerate(("--preserve-color", "--preserve-colour")):
+        ok(invoke("image", work / "in.png", "-o", work / "out" / f"{i}.png", "--style", tiny_model,
+                  "--provider", "cpu", option))
+    assert (work / "out" / "0.png").read_bytes() == (work / "out" / "1.png").read_bytes()
+
+
+def test_bench_sizes_error_names_sizes(tiny_model):
+    res = invoke("bench", "--style", tiny_model, "--sizes", "foo")
+    assert res.exit_code == 2 and "--sizes" in res.output and "'--size'" not in res.output, res.output
+
+
+def test_models_list_json_marks_exactly_one_default(model_home):
+    listing = list_json()
+    defaults = [r["name"] for r in listing if r["default"]]
+    assert defaults == ["wave"], defaults
+    res = invoke("models", "info", "wave", "--json")
+    ok(res)
+    assert json.loads(res.stdout)["default"] is True

@@ -108,6 +108,7 @@ class ModelRecord:
     size: str = "dynamic"
     bytes: int = 0
     card: str = ""  # the model card (NAME.md beside the model), if there is one
+    default: bool = False  # the style used when no --style is given
     metadata: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def to_json(self, full: bool = False) -> dict:
@@ -165,8 +166,18 @@ def builtin_names() -> list[str]:
     return sorted(_files(BUILTIN_DIR))
 
 
+def _default_or_none() -> str | None:
+    try:
+        return default_name()
+    except ModelNotFound:
+        return None
+
+
 def list_models() -> list[ModelRecord]:
-    records = [record_for(p, n, True) for n, p in _files(BUILTIN_DIR).items()]
+    """Every style; exactly one (``default``) is used when no --style is given."""
+    default = _default_or_none()
+    records = [dataclasses.replace(record_for(p, n, True), default=n == default)
+               for n, p in _files(BUILTIN_DIR).items()]
     builtins = {r.name for r in records}
     records += [record_for(p, n, False) for n, p in _files(user_models_dir()).items() if n not in builtins]
     return records
@@ -189,7 +200,8 @@ def find(name: str) -> tuple[Path, bool]:
 
 def info(name: str) -> ModelRecord:
     path, builtin = find(name)
-    return record_for(path, name, builtin)
+    name = path.stem
+    return dataclasses.replace(record_for(path, name, builtin), default=builtin and name == _default_or_none())
 
 
 def names() -> list[str]:
