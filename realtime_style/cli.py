@@ -18,18 +18,64 @@ import typer
 
 from realtime_style import __version__
 from realtime_style.errors import QuietExit, StyleError
+from realtime_style.models.registry import DEFAULT_STYLE
+
+# Metavars in help: Typer would print <str>, <int range>, <list[str]>; these say what to type.
+_METAVARS = {"style": "NAME|PATH", "output": "PATH", "json_path": "PATH", "stats": "PATH", "record": "PATH",
+             "plot": "PATH", "out": "PATH", "data": "DIR", "teacher_cache": "DIR", "style_image": "IMAGE",
+             "vgg_weights": "PATH", "verify_image": "IMAGE", "sizes": "WxH,...", "providers": "LIST",
+             "precisions": "LIST", "source": "0|PATH|synthetic", "init": "NAME|PATH", "teacher": "NAME|PATH",
+             **dict.fromkeys(("provider", "precision", "codec", "preset", "mode", "flow", "arch", "device",
+                              "optimizer", "fmt", "motion", "name", "license", "artwork"), "NAME")}
+_TYPE_METAVARS = {"int": "N", "float": "X", "str": "TEXT"}
+
+
+def _plain_metavars(command) -> None:
+    for sub in getattr(command, "commands", {}).values():
+        _plain_metavars(sub)
+    for param in command.params:
+        if isinstance(param, typer.core.TyperArgument):
+            param.display_type_rich = lambda ctx: None  # its metavar is enough (INPUT..., OUTPUT.onnx)
+            param.metavar = param.metavar or param.name.upper()
+        elif not getattr(param, "is_flag", False) and param.metavar is None:
+            kind = param.bare_type().removeprefix("list[").removesuffix("]")
+            if param.name == "size":
+                param.metavar = "WxH" if kind == "str" else "N"
+            else:
+                param.metavar = _METAVARS.get(param.name) or _TYPE_METAVARS.get(kind, "TEXT")
 
 
 class StyleGroup(typer.core.TyperGroup):
     """The root command: ``--debug`` is accepted anywhere on the line (moved before the
-    command, where the root option lives)."""
+    command, where the root option lives); usage errors are one plain line, exit 2."""
 
-    def main(self, args=None, *a, **kw):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _plain_metavars(self)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from typer._click import exceptions as click_errors
+
         args = list(sys.argv[1:] if args is None else args)
         end = args.index("--") if "--" in args else len(args)
         if "--debug" in args[:end]:
             args = ["--debug"] + [x for x in args[:end] if x != "--debug"] + args[end:]
-        return super().main(args, *a, **kw)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click_errors.NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click_errors.ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            _err(f"error: {' '.join(exc.format_message().split())}{hint}")
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            _err("aborted")
+            sys.exit(1)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
 
 
 app = typer.Typer(
@@ -94,6 +140,11 @@ def reports_errors(fn):
             raise
         except QuietExit as exc:
             raise typer.Exit(exc.code) from None
+        except BrokenPipeError:  # stdout piped into `head` and closed: not an error of ours
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
         except KeyboardInterrupt:
             if _state["debug"]:
                 raise
@@ -114,7 +165,8 @@ def reports_errors(fn):
 
 
 # -- shared inference options --------------------------------------------------------------
-StyleOpt = Annotated[Optional[str], typer.Option("--style", "-s", help="A style name or a path to an .onnx file.")]
+StyleOpt = Annotated[Optional[str], typer.Option("--style", "-s", help="A style name or a path to an .onnx file "
+                                                 f"(default: {DEFAULT_STYLE}, built in; `models list` shows all).")]
 ProviderOpt = Annotated[str, typer.Option(help="auto|tensorrt|cuda|cpu (auto: the fastest that really loads).")]
 PrecisionOpt = Annotated[str, typer.Option(help="auto|fp32|fp16 (auto: fp16 on GPU, fp32 on CPU).")]
 MaxSideOpt = Annotated[int, typer.Option(min=0, help="Longest side the network sees (0 = source size).")]
@@ -311,7 +363,7 @@ def convert(
                          on_frame=lambda _f: progress.advance(bar))
     streams = result.audio_streams
     audio = f", {streams} audio stream{'s' if streams != 1 else ''} kept" if streams else ""
-    summary = (f"{result.frames} frames in {result.stats.wall_s:.1f} s ({result.stats.fps:.1f} fps, "
+    summary = (f"{_count(result.frames, 'frame')} in {result.stats.wall_s:.1f} s ({result.stats.fps:.1f} fps, "
                f"{result.provider}){audio}")
     if result.interrupted:
         _err(f"interrupted: kept a playable {result.output} with the first {summary}")
@@ -368,9 +420,9 @@ def live(
     result = job.run(config, on_note=_note)
     s = result.stats
     lat = s["latency_ms"]
-    _err(f"{s['frames_displayed']} of {s['frames_captured']} frames shown at {s['fps']:.1f} fps "
+    _err(f"{s['frames_displayed']} of {_count(s['frames_captured'], 'frame')} shown at {s['fps']:.1f} fps "
          f"(model {s['model_fps']:.1f} fps, {s['provider']}); latency p50 {lat['p50']} ms, p95 {lat['p95']} ms"
-         + (f"; recorded {result.recorded} frames to {record}" if record else ""))
+         + (f"; recorded {_count(result.recorded, 'frame')} to {record}" if record else ""))
     if result.interrupted:
         raise typer.Exit(130)
 
@@ -603,8 +655,12 @@ def models_list(as_json: JsonOpt = False) -> None:
 
     table = Table("name", "kind", "arch", "size", "precision", "artwork")
     for r in records:
-        table.add_row(r.name, "built-in" if r.builtin else "imported", r.arch, r.size, r.precision, r.artwork)
+        table.add_row(r.name + (" (default)" if r.default else ""), "built-in" if r.builtin else "imported",
+                      r.arch, r.size, r.precision, r.artwork)
     Console().print(table)
+    default = next((r.name for r in records if r.default), None)
+    if default:
+        _err(f"without --style, {default} is used")
 
 
 @models_app.command("info")

@@ -645,3 +645,54 @@ def test_models_list_json_marks_exactly_one_default(model_home):
     res = invoke("models", "info", "wave", "--json")
     ok(res)
     assert json.loads(res.stdout)["default"] is True
+
+
+# -- CLI polish ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("args,fragment", [
+    (["image", "in.png", "-o", "x.png", "--strength", "2"], "--strength"),
+    (["image", "in.png", "--frobnicate"], "--frobnicate"),
+    (["image", "in.png", "-o", "x.png", "--provider", "gpu"], "--provider"),
+    (["imag"], "did you mean 'image'"),
+])
+def test_usage_errors_are_one_plain_line(args, fragment):
+    res = invoke(*args)
+    assert res.exit_code == 2, res.output
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
+    assert fragment.lower() in lines[0].lower() and "╭" not in res.output and "Traceback" not in res.output
+    assert "--help" in lines[0]  # where to look
+
+
+def test_help_has_plain_metavars_and_names_the_default_style():
+    import re
+
+    commands = ["image", "convert", "live", "eval", "bench", "bench-compare", "export", "distill", "train",
+                "optimize", "doctor", "models list", "models info", "models import", "models pull"]
+    for command in commands:
+        res = invoke(*command.split(), "--help")
+        ok(res)
+        assert not re.search(r"<(str|bool|int|float|list|path)", res.stdout), (command, res.stdout)
+    assert "default: wave" in invoke("image", "--help").stdout
+
+
+def test_models_list_names_the_default(model_home):
+    res = invoke("models", "list")
+    ok(res)
+    assert "wave (default)" in res.stdout and "without --style, wave is used" in res.stderr
+
+
+def test_style_names_ignore_case_and_unknown_ones_get_a_suggestion(work):
+    ok(invoke("image", work / "in.png", "-o", work / "out" / "a.png", "--style", "Wave", "--provider", "cpu"))
+    image_fails(work, [work / "in.png"], work / "out" / "b.png", "--style", "waves",
+                fragments=("did you mean 'wave'",))
+    line = image_fails(work, [work / "in.png"], work / "out" / "b.png", "--style", "zzzz")
+    assert "did you mean" not in line
+
+
+def test_counts_are_singular_for_one(tmp_path, tiny_model, model_home):
+    from clips import make_clip
+
+    make_clip(tmp_path / "one.mp4", frames=1)
+    res = invoke("convert", tmp_path / "one.mp4", tmp_path / "o.mp4", "--style", tiny_model, "--provider", "cpu")
+    ok(res)
+    assert "1 frame in" in res.stderr and "1 frames" not in res.stderr, res.stderr

@@ -228,7 +228,8 @@ def table_lines(report: EvalReport) -> list[str]:
     for p in report.pairs:
         row = f"{p.a + ' -> ' + p.b:<40} {p.input:>10.6f} {p.unsmoothed:>10.6f}"
         lines.append(row + (f" {p.smoothed:>10.6f}" if p.smoothed is not None else ""))
-    summary = (f"mean over {data['pairs']} pairs: input {data['warping_error_input']:.6f} (floor), "
+    pairs = f"{data['pairs']} pair{'' if data['pairs'] == 1 else 's'}"
+    summary = (f"mean over {pairs}: input {data['warping_error_input']:.6f} (floor), "
                f"per-frame {data['warping_error_unsmoothed']:.6f}")
     if smoothed:
         sv = data["smoothed_vs_unsmoothed"]

@@ -184,7 +184,8 @@ def list_models() -> list[ModelRecord]:
 
 
 def find(name: str) -> tuple[Path, bool]:
-    """(path, builtin) of a named model."""
+    """(path, builtin) of a named model. Names match regardless of case (``Wave`` is
+    ``wave``) unless two styles differ only in case; an unknown name gets the closest ones."""
     builtin = _files(BUILTIN_DIR)
     if name in builtin:
         return builtin[name], True
@@ -192,9 +193,17 @@ def find(name: str) -> tuple[Path, bool]:
     if name in user:
         return user[name], False
     known = sorted(set(builtin) | set(user))
+    folded = [n for n in known if n.lower() == name.lower()]
+    if len(folded) == 1:
+        return find(folded[0])
+    import difflib
+
+    lower = {n.lower(): n for n in known}
+    close = [lower[n] for n in difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6)]
+    guess = f"did you mean {' or '.join(repr(n) for n in close)}? " if close else ""
     hint = f"known styles: {', '.join(known)}" if known else "no styles are installed yet"
     raise ModelNotFound(
-        f"unknown style {name!r} ({hint}); import one with `realtime-style models import PATH --name NAME`"
+        f"unknown style {name!r} ({guess}{hint}); import one with `realtime-style models import PATH --name NAME`"
     )
 
 
