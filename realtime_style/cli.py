@@ -155,6 +155,11 @@ def reports_errors(fn):
                 raise
             _err(f"error: {exc}")
             raise typer.Exit(1) from None
+        except MemoryError as exc:
+            if _state["debug"]:
+                raise
+            _err(f"error: out of memory ({exc or 'MemoryError'}); try a smaller frame size (--size, --max-side)")
+            raise typer.Exit(1) from None
         except Exception as exc:
             if _state["debug"]:
                 raise
@@ -208,6 +213,9 @@ def _engine(style, *, provider, precision, max_side, strength, preserve_color, t
     return EngineSpec(style, options, verbose=_state["debug"])
 
 
+MAX_FRAME_SIDE = 16384  # 16K: beyond any camera, screen or video codec level
+
+
 def _parse_size(text: Optional[str], option: str = "--size") -> Optional[tuple[int, int]]:
     """'WxH' -> (H, W)."""
     if text is None:
@@ -218,6 +226,9 @@ def _parse_size(text: Optional[str], option: str = "--size") -> Optional[tuple[i
         raise typer.BadParameter(f"{text!r} is not WIDTHxHEIGHT, e.g. 640x360", param_hint=option) from None
     if w < 1 or h < 1:
         raise typer.BadParameter("sizes must be positive", param_hint=option)
+    if max(w, h) > MAX_FRAME_SIDE:
+        raise typer.BadParameter(f"{text} is larger than any camera or screen (at most {MAX_FRAME_SIDE} px on a "
+                                 "side), e.g. 1280x720", param_hint=option)
     return h, w
 
 
@@ -365,10 +376,11 @@ def convert(
     audio = f", {streams} audio stream{'s' if streams != 1 else ''} kept" if streams else ""
     summary = (f"{_count(result.frames, 'frame')} in {result.stats.wall_s:.1f} s ({result.stats.fps:.1f} fps, "
                f"{result.provider}){audio}")
+    size = f"{result.bytes / 1e6:.1f} MB" + (f", {result.kbit_s / 1000:.1f} Mbit/s" if result.kbit_s else "")
     if result.interrupted:
-        _err(f"interrupted: kept a playable {result.output} with the first {summary}")
+        _err(f"interrupted: kept a playable {result.output} ({size}) with the first {summary}")
         raise typer.Exit(130)
-    _err(f"wrote {result.output}: {summary}")
+    _err(f"wrote {result.output} ({size}): {summary}")
 
 
 # -- live ------------------------------------------------------------------------------------

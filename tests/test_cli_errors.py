@@ -696,3 +696,27 @@ def test_counts_are_singular_for_one(tmp_path, tiny_model, model_home):
     res = invoke("convert", tmp_path / "one.mp4", tmp_path / "o.mp4", "--style", tiny_model, "--provider", "cpu")
     ok(res)
     assert "1 frame in" in res.stderr and "1 frames" not in res.stderr, res.stderr
+
+
+# -- edge cases with a message that says what to do ------------------------------------------------
+def test_an_absurd_size_is_refused_up_front(tiny_model):
+    res = invoke("live", "--source", "synthetic", "--headless", "--max-frames", "1", "--size", "99999x99999",
+                 "--style", tiny_model)
+    assert res.exit_code == 2 and "at most 16384" in res.stderr and "internal error" not in res.output, res.output
+
+
+def test_out_of_memory_is_one_line_with_advice(work, tiny_model, monkeypatch):
+    from realtime_style.jobs import image as job
+
+    def no_memory(*_a, **_k):
+        raise MemoryError("Unable to allocate 596. GiB")
+
+    monkeypatch.setattr(job, "read_image", no_memory)
+    line = image_fails(work, [work / "in.png"], work / "out" / "x.png", "--style", tiny_model)
+    assert "out of memory" in line and "--max-side" in line and "internal error" not in line
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="no /proc here")
+def test_writing_into_proc_says_it_takes_no_files(work, tiny_model):
+    line = image_fails(work, [work / "in.png"], Path("/proc/q.jpg"), "--style", tiny_model)
+    assert "does not accept new files" in line and "No such file" not in line, line

@@ -750,3 +750,22 @@ def test_a_still_image_given_to_convert_points_to_image(work, tiny_model):
     cv2.imwrite(str(photo), np.full((24, 32, 3), 128, np.uint8))
     assert_error(convert(photo, work / "out" / "out.mp4", tiny_model), "still image", "realtime-style image")
     assert listing(work / "out") == []  # it wrote a one-frame video before
+
+
+def test_nvenc_asked_for_where_it_cannot_work_says_so_before_any_work(work, tiny_model):
+    from realtime_style.io.codecs import nvenc_usable
+
+    if nvenc_usable()[0]:
+        pytest.skip("NVENC works on this machine")
+    make_clip(work / "in.mp4", frames=4)
+    assert_error(convert(work / "in.mp4", work / "out" / "o.mp4", tiny_model, "--codec", "h264_nvenc"),
+                 "NVENC cannot encode on this machine", "--codec libx264")  # was: "failed after 0 frames"
+    assert listing(work / "out") == []
+
+
+def test_convert_reports_the_size_and_bitrate_it_wrote(work, tiny_model):
+    make_clip(work / "in.mp4", frames=25)  # 1 s at 25 fps
+    res = convert(work / "in.mp4", work / "out" / "o.mp4", tiny_model)
+    ok(res)
+    size = (work / "out" / "o.mp4").stat().st_size
+    assert f"({size / 1e6:.1f} MB, {size * 8 / 1e6:.1f} Mbit/s)" in res.stderr, res.stderr

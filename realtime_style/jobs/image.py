@@ -9,6 +9,7 @@ from typing import Callable, Iterable
 from realtime_style.engine import StyleEngine
 from realtime_style.engine.factory import EngineSpec, open_engine
 from realtime_style.errors import InputError, OutputError
+from realtime_style.fsutil import why_not_writable
 from realtime_style.io.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, Picture, read_image, write_image
 
 
@@ -154,7 +155,8 @@ def ensure_parent(tasks: list[ImageTask]) -> None:
         except FileExistsError as exc:
             raise OutputError(f"cannot create {parent}: a file of that name is in the way") from exc
         except OSError as exc:
-            raise OutputError(f"cannot create {parent}: {exc.strerror or exc}") from exc
+            above = next((q for q in parent.parents if q.exists()), parent)
+            raise OutputError(f"cannot create {parent}: {why_not_writable(exc, above)}") from exc
 
 
 @dataclasses.dataclass(frozen=True)
