@@ -720,3 +720,39 @@ def test_out_of_memory_is_one_line_with_advice(work, tiny_model, monkeypatch):
 def test_writing_into_proc_says_it_takes_no_files(work, tiny_model):
     line = image_fails(work, [work / "in.png"], Path("/proc/q.jpg"), "--style", tiny_model)
     assert "does not accept new files" in line and "No such file" not in line, line
+
+
+# -- the model contract: the output has the input's size -------------------------------------------
+def half_size_model() -> bytes:
+    """Follows the signature (uint8 [1, H, W, 3] in and out) but returns every second pixel."""
+    from onnx import helper, numpy_helper
+
+    x = helper.make_tensor_value_info("input", TensorProto.UINT8, [1, "h", "w", 3])
+    y = helper.make_tensor_value_info("output", TensorProto.UINT8, [1, "oh", "ow", 3])
+    consts = {"starts": [0, 0], "ends": [1 << 30, 1 << 30], "axes": [1, 2], "steps": [2, 2]}
+    inits = [numpy_helper.from_array(np.array(v, np.int64), k) for k, v in consts.items()]
+    node = helper.make_node("Slice", ["input", "starts", "ends", "axes", "steps"], ["output"])
+    model = helper.make_model(helper.make_graph([node], "half", [x], [y], inits),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    return model.SerializeToString()
+
+
+def test_a_model_that_changes_the_size_is_refused_at_import_and_load(work, model_home):
+    bad = work / "half.onnx"
+    bad.write_bytes(half_size_model())
+    before = _registry_files(model_home)
+    res = invoke("models", "import", bad, "--name", "half", "--format", "onnx")
+    assert_error(res, "turns a 80x48 frame into 40x24", "input's size")  # was: "signature checked"
+    assert _registry_files(model_home) == before
+    image_fails(work, [work / "in.png"], work / "out" / "x.png", "--style", bad, fragments=("40x24",))
+
+
+def test_the_engine_refuses_a_wrong_size_output_on_any_provider(tiny_model):
+    from realtime_style.engine import InferenceOptions, StyleEngine
+    from realtime_style.errors import ModelError
+
+    engine = StyleEngine(tiny_model, InferenceOptions(provider="cpu"))
+    engine.infer = lambda batch: batch[:, ::2, ::2]  # what a GPU session of a bad model would return
+    with pytest.raises(ModelError, match="must return its input's size"):
+        engine.stylize(np.zeros((32, 48, 3), np.uint8))

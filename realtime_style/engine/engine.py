@@ -14,6 +14,7 @@ from realtime_style.engine.options import InferenceOptions
 from realtime_style.engine.providers import GPU_PROVIDERS, SHORT_NAMES, TENSORRT, Candidate, candidates
 from realtime_style.engine.session import (
     SessionFactory,
+    check_output_size,
     check_signature,
     cpu_session,
     first_line,
@@ -22,7 +23,7 @@ from realtime_style.engine.session import (
     read_model_bytes,
     run,
 )
-from realtime_style.errors import ProviderError
+from realtime_style.errors import ModelError, ProviderError
 from realtime_style.metrics import psnr
 
 FP16_MIN_PSNR_DB = 40.0  # an fp16 graph is used only if it stays this close to fp32
@@ -75,6 +76,8 @@ class StyleEngine:
             raise ProviderError("; ".join(errors) or "no execution provider loaded")
         self.signature = check_signature(session, self.source)
         self.providers_active = list(session.get_providers())
+        if self.providers_active[0] not in GPU_PROVIDERS:  # on a GPU the first frame's shape is checked
+            check_output_size(session, self.signature, self.source)
         self.workers, self.threads = workers, threads
         self.provider = SHORT_NAMES.get(self.providers_active[0], self.providers_active[0])
         self.fallbacks = errors
@@ -203,6 +206,9 @@ class StyleEngine:
         t0 = time.perf_counter()
         raw = self.infer(batch)
         self.last_model_s = time.perf_counter() - t0  # the network alone (live overlay, stats)
+        if raw.shape != batch.shape:
+            raise ModelError(f"{self.source} turned a {batch.shape[2]}x{batch.shape[1]} frame into "
+                             f"{raw.shape[2]}x{raw.shape[1]}; a style model must return its input's size")
         out = geometry.restore(raw, plan)
         if preserve_color:
             out = adjust.preserve_color(out, frame)

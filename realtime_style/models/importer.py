@@ -43,7 +43,7 @@ def import_model(path: str | Path, name: str, fmt: str = "auto", *, precision: s
 def _import_onnx(path: Path, name: str) -> tuple[bytes, str]:
     import onnx
 
-    from realtime_style.engine.session import check_signature, cpu_session
+    from realtime_style.engine.session import check_output_size, check_signature, cpu_session
 
     if path.is_dir():
         raise ModelError(f"{path} is a directory, not an ONNX file")
@@ -55,7 +55,7 @@ def _import_onnx(path: Path, name: str) -> tuple[bytes, str]:
     if any(init.data_location == onnx.TensorProto.EXTERNAL for init in model.graph.initializer):
         raise ModelError(f"{path} keeps its weights in external data; re-export it with the weights inside")
     session = cpu_session(data, threads=1)
-    check_signature(session, str(path))
+    h, w = check_output_size(session, check_signature(session, str(path)), str(path))
     props = {p.key: p for p in model.metadata_props}
     if "name" in props:
         props["name"].value = name
@@ -66,7 +66,7 @@ def _import_onnx(path: Path, name: str) -> tuple[bytes, str]:
             model.metadata_props.add(key=key, value="unknown")
     if "source" not in props:
         model.metadata_props.add(key="source", value=f"onnx:{path.name}")
-    return model.SerializeToString(), "signature checked with a CPU session"
+    return model.SerializeToString(), f"signature and output size checked with a CPU session (a {w}x{h} probe frame)"
 
 
 def _import_checkpoint(path: Path, name: str, fmt: str, precision: str, real_images) -> tuple[bytes, str]:
