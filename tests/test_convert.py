@@ -769,3 +769,16 @@ def test_convert_reports_the_size_and_bitrate_it_wrote(work, tiny_model):
     ok(res)
     size = (work / "out" / "o.mp4").stat().st_size
     assert f"({size / 1e6:.1f} MB, {size * 8 / 1e6:.1f} Mbit/s)" in res.stderr, res.stderr
+
+
+def test_default_crf_is_the_measured_one_everywhere(work, tiny_model):
+    from realtime_style.cli import DEFAULT_CRF
+    from realtime_style.io.video_file import EncodeSettings
+    from realtime_style.jobs.convert import ConvertOptions
+
+    assert DEFAULT_CRF == EncodeSettings().crf == ConvertOptions("a", "b").crf == 23  # was 18: 2x the bitrate
+    make_clip(work / "in.mp4", frames=10)
+    small, big = work / "out" / "d.mp4", work / "out" / "18.mp4"
+    ok(convert(work / "in.mp4", small, tiny_model))
+    ok(convert(work / "in.mp4", big, tiny_model, "--crf", "18"))
+    assert small.stat().st_size < big.stat().st_size

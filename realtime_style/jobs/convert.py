@@ -43,7 +43,7 @@ class ConvertOptions:
     output: str  # a .mp4/.mkv/.mov file, or a directory for PNG frames
     engine: EngineSpec = EngineSpec()
     codec: str = "auto"  # auto: h264_nvenc when the network runs on a GPU and NVENC works, else libx264
-    crf: int = 18
+    crf: int = EncodeSettings.crf
     preset: str = "superfast"
     audio: bool = True
     frame_limit: int = 0
