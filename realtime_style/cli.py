@@ -189,6 +189,7 @@ def _alias(value, alias):
     return value if alias is None else alias
 
 
+DEFAULT_CRF = 23  # realtime_style.io.video_file.EncodeSettings.crf (checked by a test); RESULTS.md, issue 17
 DEFAULT_SMOOTH = 0.8  # realtime_style.temporal.smoother.DEFAULT_STRENGTH (checked by a test)
 SmoothOpt = Annotated[float, typer.Option(min=0.0, max=1.0, help="Temporal smoothing along the input's motion "
                                           "(0 = off, exactly the per-frame output).")]
@@ -235,8 +236,54 @@ def _parse_size(text: Optional[str], option: str = "--size") -> Optional[tuple[i
 VerifyOpt = Annotated[Optional[list[str]], typer.Option(help="Real images to verify the export on (repeatable).")]
 
 
+class LineProgress:
+    """Progress for logs and pipes, where a bar cannot redraw: one plain line on stderr every
+    ``interval_s`` seconds of work ("converting: 120 of 350 frames (34 %), 11.8 fps, about 20 s
+    left"); nothing for work shorter than that. The part of rich's Progress the commands use."""
+
+    disable = True  # notes go straight to stderr (nothing to print above)
+
+    def __init__(self, interval_s: float = 10.0, clock=None) -> None:
+        import time
+
+        self.interval_s = interval_s
+        self.clock = clock or time.monotonic
+        self.tasks: list[dict] = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        pass
+
+    def add_task(self, description: str, total: float | None = None) -> int:
+        now = self.clock()
+        self.tasks.append({"description": description, "total": total, "done": 0, "start": now, "last": now})
+        return len(self.tasks) - 1
+
+    def update(self, task: int, total: float | None = None) -> None:
+        self.tasks[task]["total"] = total
+
+    def advance(self, task: int, amount: float = 1) -> None:
+        t = self.tasks[task]
+        t["done"] += amount
+        now = self.clock()
+        if now - t["last"] < self.interval_s or (t["total"] and t["done"] >= t["total"]):
+            return  # not yet; or finished (the command's summary line follows)
+        t["last"] = now
+        rate = t["done"] / max(now - t["start"], 1e-9)
+        line = f"{t['description']}: {t['done']:g}"
+        if t["total"]:
+            left = (t["total"] - t["done"]) / rate if rate else 0
+            line += f" of {t['total']:g} ({100 * t['done'] / t['total']:.0f} %), {rate:.1f}/s, about {left:.0f} s left"
+        else:
+            line += f", {rate:.1f}/s"
+        _err(line)
+
+
 def _progress():
-    """A progress bar on stderr (frames, FPS, ETA); silent when stderr is not a terminal."""
+    """A progress bar on stderr (frames, FPS, ETA) on a terminal; in logs and pipes a plain line
+    every few seconds instead (``LineProgress``)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
     from rich.text import Text
@@ -246,6 +293,8 @@ def _progress():
             return Text(f"{task.speed:5.1f} fps" if task.speed else "  ... fps")
 
     console = Console(stderr=True)
+    if not console.is_terminal:
+        return LineProgress()
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -254,7 +303,6 @@ def _progress():
         TimeRemainingColumn(),
         console=console,
         transient=True,
-        disable=not console.is_terminal,  # no bar (nor its blank line) in logs and pipes
     )
 
 
@@ -290,7 +338,7 @@ def image(
         def start(total: int) -> None:
             nonlocal bar
             if total > 1:
-                bar = progress.add_task("stylizing", total=total)
+                bar = progress.add_task("stylizing images", total=total)
 
         options = job.ImageOptions(tuple(inputs), output, spec, overwrite, skip_existing=skip_existing,
                                    recursive=recursive)
@@ -350,7 +398,8 @@ def convert(
     codec: Annotated[str, typer.Option(help="Video encoder: auto (h264_nvenc when the network runs on a GPU "
                                        "and NVENC works here, else libx264), libx264, libx265, h264_nvenc, "
                                        "...")] = "auto",
-    crf: Annotated[int, typer.Option(min=0, max=51, help="Quality (lower is better; nvenc: cq).")] = 18,
+    crf: Annotated[int, typer.Option(min=0, max=51, help="Quality: lower is better and bigger; every 3 steps "
+                                     "about halve or double the file (nvenc: cq).")] = DEFAULT_CRF,
     preset: Annotated[str, typer.Option(help="x264/x265 speed preset (slower presets: smaller files).")] = "superfast",
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop the audio streams.")] = False,
     max_frames: MaxFramesOpt = 0,
@@ -368,7 +417,7 @@ def convert(
                                  frame_limit=_alias(max_frames, frame_limit), fps=fps, overwrite=overwrite,
                                  smooth=smooth)
     with _progress() as progress:
-        bar = progress.add_task("converting", total=None)
+        bar = progress.add_task("converting frames", total=None)
         result = job.run(options, on_note=_note_above(progress),
                          on_start=lambda total: progress.update(bar, total=total or None),
                          on_frame=lambda _f: progress.advance(bar))
@@ -457,6 +506,7 @@ def eval_command(
     max_frames: MaxFramesOpt = 0,
     frame_limit: FrameLimitAlias = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    per_pair: Annotated[bool, typer.Option("--per-pair", help="Also print a row per frame pair.")] = False,
 ) -> None:
     """Warping error (Lai et al. 2018) of the stylized clip: smoothed, per-frame, and the input's floor."""
     from realtime_style.jobs import evaluate as job
@@ -468,7 +518,7 @@ def eval_command(
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
         return
-    for line in job.table_lines(report):
+    for line in (job.table_lines if per_pair else job.summary_lines)(report):
         typer.echo(line)
 
 
@@ -777,7 +827,7 @@ def bench(
                          providers=_list(providers, tuple(p for p in PROVIDERS if p != "auto"), "--providers"),
                          precisions=_list(precisions, ("fp32", "fp16"), "--precisions"), modes=modes,
                          frames=frames, warmup=warmup, threads=threads, smooth=smooth, json_path=json_path)
-    job.run_plan(plan, on_result=lambda r: _err(job.describe(r)))
+    job.run_plan(plan, on_result=lambda r: _err(job.describe(r)), on_note=_err)
     if json_path:
         _err(f"wrote {json_path}")
 

@@ -756,3 +756,38 @@ def test_the_engine_refuses_a_wrong_size_output_on_any_provider(tiny_model):
     engine.infer = lambda batch: batch[:, ::2, ::2]  # what a GPU session of a bad model would return
     with pytest.raises(ModelError, match="must return its input's size"):
         engine.stylize(np.zeros((32, 48, 3), np.uint8))
+
+
+# -- output for logs and pipes ---------------------------------------------------------------------
+def test_progress_in_a_pipe_is_a_line_every_few_seconds():
+    from realtime_style.cli import LineProgress
+
+    now = [0.0]
+    progress = LineProgress(interval_s=10.0, clock=lambda: now[0])
+    lines = []
+    import realtime_style.cli as cli
+
+    old, cli._err = cli._err, lines.append
+    try:
+        task = progress.add_task("converting frames", total=240)
+        for _ in range(240):
+            now[0] += 0.125  # 8 frames a second, 30 s in all
+            progress.advance(task)
+    finally:
+        cli._err = old
+    assert len(lines) == 2, lines  # at 10 s and 20 s
+    assert lines[0] == "converting frames: 80 of 240 (33 %), 8.0/s, about 20 s left", lines
+
+
+def test_eval_prints_a_short_summary_and_the_pairs_on_request(tmp_path, tiny_model, model_home):
+    from clips import make_clip
+
+    clip = tmp_path / "c.mp4"
+    make_clip(clip, frames=12)
+    res = invoke("eval", clip, "--style", tiny_model, "--provider", "cpu")
+    ok(res)
+    out = res.stdout.splitlines()
+    assert len(out) <= 6 and "11 frame pairs" in out[0] and "floor" in res.stdout and "smoothed" in res.stdout, out
+    res = invoke("eval", clip, "--style", tiny_model, "--provider", "cpu", "--per-pair")
+    ok(res)
+    assert len(res.stdout.splitlines()) >= 11 + 2
