@@ -127,6 +127,8 @@ class StyleEngine:
             return max(1, opts.workers), opts.threads
         workers = opts.workers or (1 if opts.threads else usable_cores())
         threads = opts.threads or (max(1, usable_cores() // workers) if workers > 1 else 0)
+        if threads == 0 and opts.auto_threads:  # `bench` reports the choice and the load
+            threads = auto_threads(usable_cores())
         return workers, threads
 
     # -- inference -------------------------------------------------------------------
@@ -269,6 +271,39 @@ class StyleEngine:
         self._graph = half
         return session
 
+
+
+def busy_cores(samples: int = 3, interval_s: float = 0.005) -> float | None:
+    """How many cores other work holds right now: on Linux the runnable tasks of /proc/loadavg
+    (its 4th field, less this reader), the median of a few samples; elsewhere the 1-minute load
+    average (which lags: a job that ended a minute ago still counts); None where neither exists."""
+    counts = []
+    try:
+        for i in range(samples):
+            with open("/proc/loadavg") as f:
+                counts.append(int(f.read().split()[3].split("/")[0]) - 1)
+            if i + 1 < samples:
+                time.sleep(interval_s)
+        return float(sorted(counts)[len(counts) // 2])
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on this platform
+        return None
+
+
+def auto_threads(cores: int, busy: float | None = None) -> int:
+    """Threads for one inference on ``cores`` cores: 0 (ONNX Runtime's default, every core) when
+    they are free, else the cores other work leaves free (``busy_cores``), at least one. On a
+    shared 2-core machine with one core taken, 1 thread ran 1.5x ONNX Runtime's default
+    (benchmarks/RESULTS.md, "Threads when another job holds a core")."""
+    if busy is None:
+        busy = busy_cores()
+        if busy is None:
+            return 0
+    free = cores - int(busy + 0.5)
+    return 0 if free >= cores else max(1, free)
 
 
 def usable_cores() -> int:
