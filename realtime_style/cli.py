@@ -805,7 +805,7 @@ def _list(text: str, allowed: tuple[str, ...], option: str) -> list[str]:
 @reports_errors
 def bench(
     style: Annotated[Optional[list[str]], typer.Option("--style", "-s", help="Style name or .onnx path "
-                                                       "(repeatable; default: the default style).")] = None,
+                                                       f"(repeatable; default: {DEFAULT_STYLE}).")] = None,
     sizes: Annotated[str, typer.Option(help="Comma-separated WIDTHxHEIGHT list.")] = "640x360,1280x720,1920x1080",
     providers: Annotated[str, typer.Option(help="Comma-separated: cpu, cuda, tensorrt.")] = "cpu",
     precisions: Annotated[str, typer.Option(help="Comma-separated: fp32, fp16.")] = "fp32",
