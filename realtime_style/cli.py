@@ -18,15 +18,77 @@ import typer
 
 from realtime_style import __version__
 from realtime_style.errors import QuietExit, StyleError
+from realtime_style.models.registry import DEFAULT_STYLE
+
+# Metavars in help: Typer would print <str>, <int range>, <list[str]>; these say what to type.
+_METAVARS = {"style": "NAME|PATH", "output": "PATH", "json_path": "PATH", "stats": "PATH", "record": "PATH",
+             "plot": "PATH", "out": "PATH", "data": "DIR", "teacher_cache": "DIR", "style_image": "IMAGE",
+             "vgg_weights": "PATH", "verify_image": "IMAGE", "sizes": "WxH,...", "providers": "LIST",
+             "precisions": "LIST", "source": "0|PATH|synthetic", "init": "NAME|PATH", "teacher": "NAME|PATH",
+             **dict.fromkeys(("provider", "precision", "codec", "preset", "mode", "flow", "arch", "device",
+                              "optimizer", "fmt", "motion", "name", "license", "artwork"), "NAME")}
+_TYPE_METAVARS = {"int": "N", "float": "X", "str": "TEXT"}
+
+
+def _plain_metavars(command) -> None:
+    for sub in getattr(command, "commands", {}).values():
+        _plain_metavars(sub)
+    for param in command.params:
+        if isinstance(param, typer.core.TyperArgument):
+            param.display_type_rich = lambda ctx: None  # its metavar is enough (INPUT..., OUTPUT.onnx)
+            param.metavar = param.metavar or param.name.upper()
+        elif not getattr(param, "is_flag", False) and param.metavar is None:
+            kind = param.bare_type().removeprefix("list[").removesuffix("]")
+            if param.name == "size":
+                param.metavar = "WxH" if kind == "str" else "N"
+            else:
+                param.metavar = _METAVARS.get(param.name) or _TYPE_METAVARS.get(kind, "TEXT")
+
+
+class StyleGroup(typer.core.TyperGroup):
+    """The root command: ``--debug`` is accepted anywhere on the line (moved before the
+    command, where the root option lives); usage errors are one plain line, exit 2."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _plain_metavars(self)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from typer._click import exceptions as click_errors
+
+        args = list(sys.argv[1:] if args is None else args)
+        end = args.index("--") if "--" in args else len(args)
+        if "--debug" in args[:end]:
+            args = ["--debug"] + [x for x in args[:end] if x != "--debug"] + args[end:]
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click_errors.NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click_errors.ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            _err(f"error: {' '.join(exc.format_message().split())}{hint}")
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            _err("aborted")
+            sys.exit(1)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
 
 app = typer.Typer(
+    cls=StyleGroup,
     name="realtime-style",
     help="Real-time neural style transfer for images, video files and the webcam (ONNX Runtime).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-models_app = typer.Typer(help="List, inspect, import and remove style models.", no_args_is_help=True)
+models_app = typer.Typer(help="List, inspect, import and remove style models.", no_args_is_help=True,
+                         rich_markup_mode=None)
 app.add_typer(models_app, name="models")
 
 _state = {"debug": False}
@@ -46,6 +108,11 @@ def _note_above(progress):
         return _note
     return lambda message: progress.console.print(f"note: {message}", markup=False, highlight=False,
                                                   soft_wrap=True)
+
+
+def _count(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 frame', '3 frames'."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def _version(value: bool) -> None:
@@ -73,6 +140,11 @@ def reports_errors(fn):
             raise
         except QuietExit as exc:
             raise typer.Exit(exc.code) from None
+        except BrokenPipeError:  # stdout piped into `head` and closed: not an error of ours
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
         except KeyboardInterrupt:
             if _state["debug"]:
                 raise
@@ -82,6 +154,11 @@ def reports_errors(fn):
             if _state["debug"]:
                 raise
             _err(f"error: {exc}")
+            raise typer.Exit(1) from None
+        except MemoryError as exc:
+            if _state["debug"]:
+                raise
+            _err(f"error: out of memory ({exc or 'MemoryError'}); try a smaller frame size (--size, --max-side)")
             raise typer.Exit(1) from None
         except Exception as exc:
             if _state["debug"]:
@@ -93,13 +170,26 @@ def reports_errors(fn):
 
 
 # -- shared inference options --------------------------------------------------------------
-StyleOpt = Annotated[Optional[str], typer.Option("--style", "-s", help="A style name or a path to an .onnx file.")]
+StyleOpt = Annotated[Optional[str], typer.Option("--style", "-s", help="A style name or a path to an .onnx file "
+                                                 f"(default: {DEFAULT_STYLE}, built in; `models list` shows all).")]
 ProviderOpt = Annotated[str, typer.Option(help="auto|tensorrt|cuda|cpu (auto: the fastest that really loads).")]
 PrecisionOpt = Annotated[str, typer.Option(help="auto|fp32|fp16 (auto: fp16 on GPU, fp32 on CPU).")]
 MaxSideOpt = Annotated[int, typer.Option(min=0, help="Longest side the network sees (0 = source size).")]
 StrengthOpt = Annotated[float, typer.Option(min=0.0, max=1.0, help="Style strength, 1 = full style.")]
-PreserveOpt = Annotated[bool, typer.Option("--preserve-color", help="Keep the source's colours.")]
+PreserveOpt = Annotated[bool, typer.Option("--preserve-color", "--preserve-colour",
+                                           help="Keep the source's colours.")]
 ThreadsOpt = Annotated[int, typer.Option(min=0, help="CPU threads (0 = automatic).")]
+MaxFramesOpt = Annotated[int, typer.Option("--max-frames", min=0, help="Stop after N frames (0 = all).")]
+# The old spelling of --max-frames (convert, eval): still accepted, not shown.
+FrameLimitAlias = Annotated[Optional[int], typer.Option("--frame-limit", min=0, hidden=True)]
+
+
+def _alias(value, alias):
+    """An option's value, or its hidden old spelling's when that was given."""
+    return value if alias is None else alias
+
+
+DEFAULT_CRF = 23  # realtime_style.io.video_file.EncodeSettings.crf (checked by a test); RESULTS.md, issue 17
 DEFAULT_SMOOTH = 0.8  # realtime_style.temporal.smoother.DEFAULT_STRENGTH (checked by a test)
 SmoothOpt = Annotated[float, typer.Option(min=0.0, max=1.0, help="Temporal smoothing along the input's motion "
                                           "(0 = off, exactly the per-frame output).")]
@@ -124,24 +214,76 @@ def _engine(style, *, provider, precision, max_side, strength, preserve_color, t
     return EngineSpec(style, options, verbose=_state["debug"])
 
 
-def _parse_size(text: Optional[str]) -> Optional[tuple[int, int]]:
+MAX_FRAME_SIDE = 16384  # 16K: beyond any camera, screen or video codec level
+
+
+def _parse_size(text: Optional[str], option: str = "--size") -> Optional[tuple[int, int]]:
     """'WxH' -> (H, W)."""
     if text is None:
         return None
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not WIDTHxHEIGHT, e.g. 640x360", param_hint="--size") from None
+        raise typer.BadParameter(f"{text!r} is not WIDTHxHEIGHT, e.g. 640x360", param_hint=option) from None
     if w < 1 or h < 1:
-        raise typer.BadParameter("sizes must be positive", param_hint="--size")
+        raise typer.BadParameter("sizes must be positive", param_hint=option)
+    if max(w, h) > MAX_FRAME_SIDE:
+        raise typer.BadParameter(f"{text} is larger than any camera or screen (at most {MAX_FRAME_SIDE} px on a "
+                                 "side), e.g. 1280x720", param_hint=option)
     return h, w
 
 
 VerifyOpt = Annotated[Optional[list[str]], typer.Option(help="Real images to verify the export on (repeatable).")]
 
 
+class LineProgress:
+    """Progress for logs and pipes, where a bar cannot redraw: one plain line on stderr every
+    ``interval_s`` seconds of work ("converting: 120 of 350 frames (34 %), 11.8 fps, about 20 s
+    left"); nothing for work shorter than that. The part of rich's Progress the commands use."""
+
+    disable = True  # notes go straight to stderr (nothing to print above)
+
+    def __init__(self, interval_s: float = 10.0, clock=None) -> None:
+        import time
+
+        self.interval_s = interval_s
+        self.clock = clock or time.monotonic
+        self.tasks: list[dict] = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        pass
+
+    def add_task(self, description: str, total: float | None = None) -> int:
+        now = self.clock()
+        self.tasks.append({"description": description, "total": total, "done": 0, "start": now, "last": now})
+        return len(self.tasks) - 1
+
+    def update(self, task: int, total: float | None = None) -> None:
+        self.tasks[task]["total"] = total
+
+    def advance(self, task: int, amount: float = 1) -> None:
+        t = self.tasks[task]
+        t["done"] += amount
+        now = self.clock()
+        if now - t["last"] < self.interval_s or (t["total"] and t["done"] >= t["total"]):
+            return  # not yet; or finished (the command's summary line follows)
+        t["last"] = now
+        rate = t["done"] / max(now - t["start"], 1e-9)
+        line = f"{t['description']}: {t['done']:g}"
+        if t["total"]:
+            left = (t["total"] - t["done"]) / rate if rate else 0
+            line += f" of {t['total']:g} ({100 * t['done'] / t['total']:.0f} %), {rate:.1f}/s, about {left:.0f} s left"
+        else:
+            line += f", {rate:.1f}/s"
+        _err(line)
+
+
 def _progress():
-    """A progress bar on stderr (frames, FPS, ETA); silent when stderr is not a terminal."""
+    """A progress bar on stderr (frames, FPS, ETA) on a terminal; in logs and pipes a plain line
+    every few seconds instead (``LineProgress``)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
     from rich.text import Text
@@ -151,6 +293,8 @@ def _progress():
             return Text(f"{task.speed:5.1f} fps" if task.speed else "  ... fps")
 
     console = Console(stderr=True)
+    if not console.is_terminal:
+        return LineProgress()
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -159,7 +303,6 @@ def _progress():
         TimeRemainingColumn(),
         console=console,
         transient=True,
-        disable=not console.is_terminal,  # no bar (nor its blank line) in logs and pipes
     )
 
 
@@ -177,8 +320,14 @@ def image(
     preserve_color: PreserveOpt = False,
     threads: ThreadsOpt = 0,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    skip_existing: Annotated[bool, typer.Option("--skip-existing", help="Leave inputs whose output exists "
+                                                "already (a rerun does only the rest).")] = False,
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Directories: their subfolders too, "
+                                            "mirrored under the output directory.")] = False,
 ) -> None:
-    """Stylize still images; outputs keep each input's size, alpha and bit depth."""
+    """Stylize still images; outputs keep each input's size, alpha and bit depth.
+
+    A bad file among several is skipped and named; the rest are written (exit 1 at the end)."""
     from realtime_style.jobs import image as job
 
     spec = _engine(style, provider=provider, precision=precision, max_side=max_side, strength=strength,
@@ -189,12 +338,16 @@ def image(
         def start(total: int) -> None:
             nonlocal bar
             if total > 1:
-                bar = progress.add_task("stylizing", total=total)
+                bar = progress.add_task("stylizing images", total=total)
 
-        result = job.run(job.ImageOptions(tuple(inputs), output, spec, overwrite), on_note=_note_above(progress),
-                         on_start=start, on_done=lambda _t: bar is not None and progress.advance(bar))
-    plural = "s" if result.written > 1 else ""
-    _err(f"wrote {result.written} image{plural} to {result.where} ({result.provider}, {result.precision})")
+        options = job.ImageOptions(tuple(inputs), output, spec, overwrite, skip_existing=skip_existing,
+                                   recursive=recursive)
+        result = job.run(options, on_note=_note_above(progress), on_start=start,
+                         on_done=lambda _t: bar is not None and progress.advance(bar))
+    if not result.written:
+        _err(f"nothing to do: every output in {result.where} exists already (--skip-existing)")
+        return
+    _err(f"wrote {_count(result.written, 'image')} to {result.where} ({result.provider}, {result.precision})")
 
 
 # -- export ----------------------------------------------------------------------------------
@@ -245,10 +398,12 @@ def convert(
     codec: Annotated[str, typer.Option(help="Video encoder: auto (h264_nvenc when the network runs on a GPU "
                                        "and NVENC works here, else libx264), libx264, libx265, h264_nvenc, "
                                        "...")] = "auto",
-    crf: Annotated[int, typer.Option(min=0, max=51, help="Quality (lower is better; nvenc: cq).")] = 18,
+    crf: Annotated[int, typer.Option(min=0, max=51, help="Quality: lower is better and bigger; every 3 steps "
+                                     "about halve or double the file (nvenc: cq).")] = DEFAULT_CRF,
     preset: Annotated[str, typer.Option(help="x264/x265 speed preset (slower presets: smaller files).")] = "superfast",
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop the audio streams.")] = False,
-    frame_limit: Annotated[int, typer.Option(min=0, help="Stop after N frames (0 = all).")] = 0,
+    max_frames: MaxFramesOpt = 0,
+    frame_limit: FrameLimitAlias = None,
     fps: Annotated[float, typer.Option(min=0.001, help="Frame rate for a frame-directory input.")] = 25.0,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing OUTPUT.")] = False,
     smooth: SmoothOpt = DEFAULT_SMOOTH,
@@ -259,20 +414,22 @@ def convert(
     spec = _engine(style, provider=provider, precision=precision, max_side=max_side, strength=strength,
                    preserve_color=preserve_color, threads=threads, workers=workers)
     options = job.ConvertOptions(input, output, spec, codec=codec, crf=crf, preset=preset, audio=not no_audio,
-                                 frame_limit=frame_limit, fps=fps, overwrite=overwrite, smooth=smooth)
+                                 frame_limit=_alias(max_frames, frame_limit), fps=fps, overwrite=overwrite,
+                                 smooth=smooth)
     with _progress() as progress:
-        bar = progress.add_task("converting", total=None)
+        bar = progress.add_task("converting frames", total=None)
         result = job.run(options, on_note=_note_above(progress),
                          on_start=lambda total: progress.update(bar, total=total or None),
                          on_frame=lambda _f: progress.advance(bar))
     streams = result.audio_streams
     audio = f", {streams} audio stream{'s' if streams != 1 else ''} kept" if streams else ""
-    summary = (f"{result.frames} frames in {result.stats.wall_s:.1f} s ({result.stats.fps:.1f} fps, "
+    summary = (f"{_count(result.frames, 'frame')} in {result.stats.wall_s:.1f} s ({result.stats.fps:.1f} fps, "
                f"{result.provider}){audio}")
+    size = f"{result.bytes / 1e6:.1f} MB" + (f", {result.kbit_s / 1000:.1f} Mbit/s" if result.kbit_s else "")
     if result.interrupted:
-        _err(f"interrupted: kept a playable {result.output} with the first {summary}")
+        _err(f"interrupted: kept a playable {result.output} ({size}) with the first {summary}")
         raise typer.Exit(130)
-    _err(f"wrote {result.output}: {summary}")
+    _err(f"wrote {result.output} ({size}): {summary}")
 
 
 # -- live ------------------------------------------------------------------------------------
@@ -324,9 +481,9 @@ def live(
     result = job.run(config, on_note=_note)
     s = result.stats
     lat = s["latency_ms"]
-    _err(f"{s['frames_displayed']} of {s['frames_captured']} frames shown at {s['fps']:.1f} fps "
+    _err(f"{s['frames_displayed']} of {_count(s['frames_captured'], 'frame')} shown at {s['fps']:.1f} fps "
          f"(model {s['model_fps']:.1f} fps, {s['provider']}); latency p50 {lat['p50']} ms, p95 {lat['p95']} ms"
-         + (f"; recorded {result.recorded} frames to {record}" if record else ""))
+         + (f"; recorded {_count(result.recorded, 'frame')} to {record}" if record else ""))
     if result.interrupted:
         raise typer.Exit(130)
 
@@ -346,8 +503,10 @@ def eval_command(
     strength: StrengthOpt = 1.0,
     preserve_color: PreserveOpt = False,
     threads: ThreadsOpt = 0,
-    frame_limit: Annotated[int, typer.Option(min=0, help="Only the first N frames (0 = all).")] = 0,
+    max_frames: MaxFramesOpt = 0,
+    frame_limit: FrameLimitAlias = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    per_pair: Annotated[bool, typer.Option("--per-pair", help="Also print a row per frame pair.")] = False,
 ) -> None:
     """Warping error (Lai et al. 2018) of the stylized clip: smoothed, per-frame, and the input's floor."""
     from realtime_style.jobs import evaluate as job
@@ -355,11 +514,11 @@ def eval_command(
     spec = _engine(style, provider=provider, precision=precision, max_side=max_side, strength=strength,
                    preserve_color=preserve_color, threads=threads)
     report = job.run(job.EvalOptions(input, spec, smooth=smooth, flow=_choice(flow, job.FLOWS, "--flow"),
-                                     frame_limit=frame_limit), on_note=_note)
+                                     frame_limit=_alias(max_frames, frame_limit)), on_note=_note)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
         return
-    for line in job.table_lines(report):
+    for line in (job.table_lines if per_pair else job.summary_lines)(report):
         typer.echo(line)
 
 
@@ -504,8 +663,10 @@ def optimize(
     optimizer: Annotated[str, typer.Option(help="lbfgs (Gatys et al.) or adam.")] = "lbfgs",
     lr: Annotated[Optional[float], typer.Option(min=0.0, help="Step size (default: 1 for lbfgs, 0.02 for adam, "
                                                 "pixels in 0..1).")] = None,
-    size: Annotated[int, typer.Option(min=0, help="Long side of the result (0 = the photo's size).")] = 512,
-    scales: Annotated[int, typer.Option(min=1, max=6, help="Coarse to fine: start at size/2^(N-1), upsample "
+    max_side: Annotated[int, typer.Option("--max-side", min=0, help="Longest side of the result (0 = the "
+                                          "photo's size).")] = 512,
+    size: Annotated[Optional[int], typer.Option("--size", min=0, hidden=True)] = None,  # the old name
+    scales: Annotated[int, typer.Option(min=1, max=6, help="Coarse to fine: start at max-side/2^(N-1), upsample "
                                         "each result into the next (helps large images).")] = 1,
     style_size: Annotated[int, typer.Option(min=0, help="Long side of the style image (0 = the result's).")] = 0,
     content_weight: Annotated[float, typer.Option(min=0.0, help=TUNING)] = 1e5,
@@ -523,7 +684,8 @@ def optimize(
     result = training.optimize(
         on_progress=_training_progress, on_note=_note,
         content=content, style=style, out=output, vgg_weights=vgg_weights, steps=steps,
-        optimizer=_choice(optimizer, ("lbfgs", "adam"), "--optimizer"), lr=lr, size=size, scales=scales,
+        optimizer=_choice(optimizer, ("lbfgs", "adam"), "--optimizer"), lr=lr, size=_alias(max_side, size),
+        scales=scales,
         style_size=style_size, content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
         preserve_color=preserve_color, overwrite=overwrite, device=device.lower(), threads=threads,
         log_every=log_every)
@@ -555,8 +717,12 @@ def models_list(as_json: JsonOpt = False) -> None:
 
     table = Table("name", "kind", "arch", "size", "precision", "artwork")
     for r in records:
-        table.add_row(r.name, "built-in" if r.builtin else "imported", r.arch, r.size, r.precision, r.artwork)
+        table.add_row(r.name + (" (default)" if r.default else ""), "built-in" if r.builtin else "imported",
+                      r.arch, r.size, r.precision, r.artwork)
     Console().print(table)
+    default = next((r.name for r in records if r.default), None)
+    if default:
+        _err(f"without --style, {default} is used")
 
 
 @models_app.command("info")
@@ -635,7 +801,7 @@ def models_remove(name: Annotated[str, typer.Argument()]) -> None:
 def _sizes(text: str) -> list[tuple[int, int]]:
     out = []
     for part in text.split(","):
-        h, w = _parse_size(part.strip())
+        h, w = _parse_size(part.strip(), "--sizes")
         out.append((w, h))
     return out
 
@@ -648,7 +814,7 @@ def _list(text: str, allowed: tuple[str, ...], option: str) -> list[str]:
 @reports_errors
 def bench(
     style: Annotated[Optional[list[str]], typer.Option("--style", "-s", help="Style name or .onnx path "
-                                                       "(repeatable; default: the default style).")] = None,
+                                                       f"(repeatable; default: {DEFAULT_STYLE}).")] = None,
     sizes: Annotated[str, typer.Option(help="Comma-separated WIDTHxHEIGHT list.")] = "640x360,1280x720,1920x1080",
     providers: Annotated[str, typer.Option(help="Comma-separated: cpu, cuda, tensorrt.")] = "cpu",
     precisions: Annotated[str, typer.Option(help="Comma-separated: fp32, fp16.")] = "fp32",
@@ -674,7 +840,7 @@ def bench(
                          precisions=_list(precisions, ("fp32", "fp16"), "--precisions"), modes=modes,
                          frames=frames, warmup=warmup, threads=threads, smooth=smooth, per_size=per_size,
                          json_path=json_path)
-    job.run_plan(plan, on_result=lambda r: _err(job.describe(r)))
+    job.run_plan(plan, on_result=lambda r: _err(job.describe(r)), on_note=_err)
     if json_path:
         _err(f"wrote {json_path}")
 
@@ -718,6 +884,6 @@ def doctor(as_json: JsonOpt = False) -> None:
 
 def main() -> None:
     try:
-        app()
+        app(prog_name="realtime-style")
     except KeyboardInterrupt:  # outside a command (e.g. during import)
         sys.exit(130)

@@ -33,7 +33,7 @@ class PendingFile:
                 self.path = Path(tmp)
         except OSError as exc:
             _remove_empty(self._made)
-            raise OutputError(f"cannot write to {parent}: {exc.strerror or exc}") from exc
+            raise OutputError(f"cannot write to {parent}: {why_not_writable(exc, parent)}") from exc
         self.directory = directory
         self.done = False
 
@@ -85,9 +85,25 @@ def _make_parents(parent: Path) -> list[Path]:
             continue
         except OSError as exc:
             _remove_empty(made[::-1])
-            raise OutputError(f"cannot create the output directory {d}: {exc.strerror or exc}") from exc
+            raise OutputError(f"cannot create the output directory {d}: {why_not_writable(exc, d.parent)}") from exc
         made.append(d)
     return made[::-1]
+
+
+def why_not_writable(exc: OSError, parent: Path) -> str:
+    """Why nothing can be created in the existing directory ``parent``, in words a user can act
+    on: ``/proc`` answers "No such file or directory" for a file it would never hold."""
+    import errno
+
+    if exc.errno == errno.ENOENT and parent.is_dir():
+        return f"{parent} does not accept new files (a system or virtual file system); choose another place"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied; choose a folder you can write to"
+    if exc.errno == errno.EROFS:
+        return "read-only file system; choose another place"
+    if exc.errno == errno.ENOSPC:
+        return "no space left on the device"
+    return exc.strerror or str(exc)
 
 
 def _remove_empty(dirs: list[Path]) -> None:

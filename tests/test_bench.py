@@ -88,3 +88,52 @@ def test_bench_can_run_without_per_size_sessions(tmp_path, tiny_model, model_hom
     assert r.exit_code == 0, r.output
     (res,) = json.loads(out.read_text())["results"]
     assert res["per_size_enabled"] is False and res["per_size_session"] is False and res["gates_db"] == {}
+
+
+def test_bench_says_what_each_mode_measures_and_records_the_load(tmp_path, tiny_model, model_home):
+    out = tmp_path / "b.json"
+    r = runner.invoke(app, ["bench", "--style", str(tiny_model), "--sizes", "32x32", "--frames", "4",
+                            "--warmup", "1", "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "model: the network alone" in r.stderr and "not `live`'s camera-to-screen latency" in r.stderr
+    data = json.loads(out.read_text())
+    assert set(data["modes"]) == {"model", "pipeline"}
+    load = data["load_average"]
+    assert len(load["before"]) == 3 and len(load["after"]) == 3 and "warning" in load
+    if load["before"][0] >= 0.5:
+        assert load["warning"] is not None
+    if load["warning"]:
+        assert "warning: this machine was busy" in r.stderr
+
+
+def test_busy_machine_warning_and_automatic_threads():
+    from realtime_style.engine.engine import auto_threads
+    from realtime_style.jobs.bench import busy_warning
+
+    assert busy_warning([0.2, 0.3, 0.3], 2) is None
+    assert "load average 1.3 on 2 cores" in busy_warning([1.3, 1.0, 0.8], 2)
+    assert "1 busy now" in busy_warning([0.1, 0.1, 0.1], 2, busy_now=1.0)
+    assert busy_warning([0.1, 0.1, 0.1], 2, busy_now=0.0) is None
+    assert auto_threads(2, busy=0.2) == 0  # idle: ONNX Runtime's default, every core
+    assert auto_threads(2, busy=1.0) == 1  # one core taken: one thread (1.5x the default, RESULTS.md)
+    assert auto_threads(2, busy=7.0) == 1  # never fewer than one
+    assert auto_threads(8, busy=2.2) == 6
+
+
+def test_automatic_threads_see_a_core_taken_now():
+    import subprocess
+    import sys
+    import time
+
+    from realtime_style.engine.engine import busy_cores
+
+    if not __import__("os").path.exists("/proc/loadavg"):
+        pytest.skip("no /proc/loadavg here")
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        time.sleep(0.5)
+        assert busy_cores(samples=5) >= 1  # seen at once, not a minute later as the load average would
+    finally:
+        for loop in loops:
+            loop.kill()
+            loop.wait()

@@ -23,7 +23,7 @@ HELPERS = {BENCHMARKS / "harness.py", BENCHMARKS / "scenes.py", BENCHMARKS / "bu
 SCRIPTS = sorted(p for p in [*BENCHMARKS.glob("*.py"), *(BENCHMARKS / "builders").glob("*.py")] if p not in HELPERS)
 
 
-SKIP_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache"}
+SKIP_DIRS = {".git", ".venv", ".venv-demo", "__pycache__", ".pytest_cache", ".ruff_cache"}
 
 
 def _repo_files() -> dict[str, tuple[int, int]]:

@@ -165,17 +165,61 @@ def test_output_directory_inside_a_regular_file(work, tiny_model):
                 ignore_blank_lines=True)
 
 
-def test_bad_image_in_a_directory_stops_with_earlier_outputs_complete(work, tiny_model):
+def test_bad_images_in_a_directory_are_skipped_named_and_counted(work, tiny_model):
     indir = work / "batch"
     indir.mkdir()
-    png(indir / "a.png", seed=2)
-    (indir / "b.png").write_bytes(b"")
-    png(indir / "c.png", seed=3)
+    for i in range(12):
+        png(indir / f"p{i:02d}.png", seed=i)
+    (indir / "p03.png").write_bytes(b"")  # one bad file among 12 (it stopped the run at 3 of 12)
+    (indir / "notes.txt").write_text("not an image")
+    (indir / "holiday.mp4").write_bytes(b"x")
+    (indir / "sub").mkdir()
+    png(indir / "sub" / "deep.png", seed=20)
     outdir = work / "out" / "batch"
     res = invoke("image", indir, "-o", outdir, "--style", tiny_model, "--provider", "cpu")
-    assert_error(res, "b.png", "1 of 3", ignore_blank_lines=True)
-    assert sorted(p.name for p in outdir.iterdir()) == ["a.png"]  # no b, no c, no temporaries
-    assert cv2.imread(str(outdir / "a.png")).shape == (24, 32, 3)
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: 11 of 12 written to ") and "1 failed: " in lines[-1], lines
+    assert "p03.png" in lines[-1] and "empty" in lines[-1]
+    notes = "\n".join(lines[:-1])
+    assert "2 files that are not an image (holiday.mp4, notes.txt)" in notes and "convert" in notes
+    assert "1 subfolder (sub); --recursive" in notes
+    assert sorted(p.name for p in outdir.iterdir()) == sorted(f"p{i:02d}.png" for i in range(12) if i != 3)
+
+    # a rerun: the existing outputs are an error that names both ways out ...
+    res = invoke("image", indir, "-o", outdir, "--style", tiny_model, "--provider", "cpu")
+    assert_error(res, "--skip-existing", "--overwrite", "and 10 other outputs")
+    # ... and --skip-existing does only the rest (here: the bad one again), saying what it left
+    (indir / "p03.png").write_bytes((indir / "p02.png").read_bytes())
+    res = invoke("image", indir, "-o", outdir, "--style", tiny_model, "--provider", "cpu", "--skip-existing")
+    ok(res)
+    assert "skipped 11 images whose output exists already" in res.stderr
+    assert "wrote 1 image to" in res.stderr
+    res = invoke("image", indir, "-o", outdir, "--style", tiny_model, "--provider", "cpu", "--skip-existing")
+    ok(res)
+    assert "nothing to do" in res.stderr
+
+
+def test_recursive_mirrors_subfolders(work, tiny_model):
+    indir = work / "tree"
+    (indir / "a" / "b").mkdir(parents=True)
+    png(indir / "top.png", seed=1)
+    png(indir / "a" / "mid.png", seed=2)
+    png(indir / "a" / "b" / "low.png", seed=3)
+    outdir = work / "out" / "tree"
+    ok(invoke("image", indir, "-o", outdir, "--style", tiny_model, "--provider", "cpu", "--recursive"))
+    got = sorted(str(p.relative_to(outdir)) for p in outdir.rglob("*") if p.is_file())
+    assert got == ["a/b/low.png", "a/mid.png", "top.png"]
+    only_sub = work / "only_sub"
+    (only_sub / "x").mkdir(parents=True)
+    png(only_sub / "x" / "y.png")
+    image_fails(work, [only_sub], work / "out" / "o", "--style", tiny_model, fragments=("--recursive",))
+
+
+def test_a_video_given_to_image_points_to_convert(work, tiny_model):
+    (work / "clip.mp4").write_bytes(b"\x00" * 100)
+    image_fails(work, [work / "clip.mp4"], work / "out" / "x.png", "--style", tiny_model,
+                fragments=("is a video", "realtime-style convert"))
 
 
 def test_multi_image_error_is_exactly_one_line(work, tiny_model):
@@ -558,3 +602,192 @@ def test_single_output_with_unknown_image_suffix_is_refused(work, tiny_model):
     res = invoke("image", work / "in.png", "-o", work / "result.gif", "--style", tiny_model)
     assert res.exit_code == 1 and res.stderr.startswith("error: unknown image format .gif")
     assert not (work / "result.gif").exists()
+
+
+# -- one name per idea (../shared/spec/cli.md) ---------------------------------------------------
+def test_max_frames_on_every_command_and_the_old_frame_limit_still_works(tmp_path, tiny_model, model_home):
+    from clips import make_clip
+
+    clip = tmp_path / "c.mp4"
+    make_clip(clip, frames=8)
+    for option in ("--max-frames", "--frame-limit"):
+        out = tmp_path / f"o{option}.mp4"
+        ok(invoke("convert", clip, out, "--style", tiny_model, "--provider", "cpu", "--smooth", "0", option, "3"))
+        res = invoke("eval", clip, "--style", tiny_model, "--provider", "cpu", option, "3", "--json")
+        ok(res)
+        assert json.loads(res.stdout)["pairs"] == 2
+    for command in ("convert", "eval", "live"):
+        text = invoke(command, "--help").stdout
+        assert "--max-frames" in text and "--frame-limit" not in text, command  # the alias is hidden
+
+
+def test_debug_is_accepted_anywhere_on_the_line(model_home):
+    loud = invoke("models", "info", "nope", "--debug")
+    assert loud.exception is not None and not isinstance(loud.exception, SystemExit), repr(loud.exception)
+
+
+def test_preserve_colour_both_spellings(work, tiny_model):
+    for i, option in enumerate(("--preserve-color", "--preserve-colour")):
+        ok(invoke("image", work / "in.png", "-o", work / "out" / f"{i}.png", "--style", tiny_model,
+                  "--provider", "cpu", option))
+    assert (work / "out" / "0.png").read_bytes() == (work / "out" / "1.png").read_bytes()
+
+
+def test_bench_sizes_error_names_sizes(tiny_model):
+    res = invoke("bench", "--style", tiny_model, "--sizes", "foo")
+    assert res.exit_code == 2 and "--sizes" in res.output and "'--size'" not in res.output, res.output
+
+
+def test_models_list_json_marks_exactly_one_default(model_home):
+    listing = list_json()
+    defaults = [r["name"] for r in listing if r["default"]]
+    assert defaults == ["wave"], defaults
+    res = invoke("models", "info", "wave", "--json")
+    ok(res)
+    assert json.loads(res.stdout)["default"] is True
+
+
+# -- CLI polish ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("args,fragment", [
+    (["image", "in.png", "-o", "x.png", "--strength", "2"], "--strength"),
+    (["image", "in.png", "--frobnicate"], "--frobnicate"),
+    (["image", "in.png", "-o", "x.png", "--provider", "gpu"], "--provider"),
+    (["imag"], "did you mean 'image'"),
+])
+def test_usage_errors_are_one_plain_line(args, fragment):
+    res = invoke(*args)
+    assert res.exit_code == 2, res.output
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
+    assert fragment.lower() in lines[0].lower() and "╭" not in res.output and "Traceback" not in res.output
+    assert "--help" in lines[0]  # where to look
+
+
+def test_help_has_plain_metavars_and_names_the_default_style():
+    import re
+
+    commands = ["image", "convert", "live", "eval", "bench", "bench-compare", "export", "distill", "train",
+                "optimize", "doctor", "models list", "models info", "models import", "models pull"]
+    for command in commands:
+        res = invoke(*command.split(), "--help")
+        ok(res)
+        assert not re.search(r"<(str|bool|int|float|list|path)", res.stdout), (command, res.stdout)
+    assert "default: wave" in invoke("image", "--help").stdout
+
+
+def test_models_list_names_the_default(model_home):
+    res = invoke("models", "list")
+    ok(res)
+    assert "wave (default)" in res.stdout and "without --style, wave is used" in res.stderr
+
+
+def test_style_names_ignore_case_and_unknown_ones_get_a_suggestion(work):
+    ok(invoke("image", work / "in.png", "-o", work / "out" / "a.png", "--style", "Wave", "--provider", "cpu"))
+    image_fails(work, [work / "in.png"], work / "out" / "b.png", "--style", "waves",
+                fragments=("did you mean 'wave'",))
+    line = image_fails(work, [work / "in.png"], work / "out" / "b.png", "--style", "zzzz")
+    assert "did you mean" not in line
+
+
+def test_counts_are_singular_for_one(tmp_path, tiny_model, model_home):
+    from clips import make_clip
+
+    make_clip(tmp_path / "one.mp4", frames=1)
+    res = invoke("convert", tmp_path / "one.mp4", tmp_path / "o.mp4", "--style", tiny_model, "--provider", "cpu")
+    ok(res)
+    assert "1 frame in" in res.stderr and "1 frames" not in res.stderr, res.stderr
+
+
+# -- edge cases with a message that says what to do ------------------------------------------------
+def test_an_absurd_size_is_refused_up_front(tiny_model):
+    res = invoke("live", "--source", "synthetic", "--headless", "--max-frames", "1", "--size", "99999x99999",
+                 "--style", tiny_model)
+    assert res.exit_code == 2 and "at most 16384" in res.stderr and "internal error" not in res.output, res.output
+
+
+def test_out_of_memory_is_one_line_with_advice(work, tiny_model, monkeypatch):
+    from realtime_style.jobs import image as job
+
+    def no_memory(*_a, **_k):
+        raise MemoryError("Unable to allocate 596. GiB")
+
+    monkeypatch.setattr(job, "read_image", no_memory)
+    line = image_fails(work, [work / "in.png"], work / "out" / "x.png", "--style", tiny_model)
+    assert "out of memory" in line and "--max-side" in line and "internal error" not in line
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="no /proc here")
+def test_writing_into_proc_says_it_takes_no_files(work, tiny_model):
+    line = image_fails(work, [work / "in.png"], Path("/proc/q.jpg"), "--style", tiny_model)
+    assert "does not accept new files" in line and "No such file" not in line, line
+
+
+# -- the model contract: the output has the input's size -------------------------------------------
+def half_size_model() -> bytes:
+    """Follows the signature (uint8 [1, H, W, 3] in and out) but returns every second pixel."""
+    from onnx import helper, numpy_helper
+
+    x = helper.make_tensor_value_info("input", TensorProto.UINT8, [1, "h", "w", 3])
+    y = helper.make_tensor_value_info("output", TensorProto.UINT8, [1, "oh", "ow", 3])
+    consts = {"starts": [0, 0], "ends": [1 << 30, 1 << 30], "axes": [1, 2], "steps": [2, 2]}
+    inits = [numpy_helper.from_array(np.array(v, np.int64), k) for k, v in consts.items()]
+    node = helper.make_node("Slice", ["input", "starts", "ends", "axes", "steps"], ["output"])
+    model = helper.make_model(helper.make_graph([node], "half", [x], [y], inits),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    return model.SerializeToString()
+
+
+def test_a_model_that_changes_the_size_is_refused_at_import_and_load(work, model_home):
+    bad = work / "half.onnx"
+    bad.write_bytes(half_size_model())
+    before = _registry_files(model_home)
+    res = invoke("models", "import", bad, "--name", "half", "--format", "onnx")
+    assert_error(res, "turns a 80x48 frame into 40x24", "input's size")  # was: "signature checked"
+    assert _registry_files(model_home) == before
+    image_fails(work, [work / "in.png"], work / "out" / "x.png", "--style", bad, fragments=("40x24",))
+
+
+def test_the_engine_refuses_a_wrong_size_output_on_any_provider(tiny_model):
+    from realtime_style.engine import InferenceOptions, StyleEngine
+    from realtime_style.errors import ModelError
+
+    engine = StyleEngine(tiny_model, InferenceOptions(provider="cpu"))
+    engine.infer = lambda batch: batch[:, ::2, ::2]  # what a GPU session of a bad model would return
+    with pytest.raises(ModelError, match="must return its input's size"):
+        engine.stylize(np.zeros((32, 48, 3), np.uint8))
+
+
+# -- output for logs and pipes ---------------------------------------------------------------------
+def test_progress_in_a_pipe_is_a_line_every_few_seconds():
+    from realtime_style.cli import LineProgress
+
+    now = [0.0]
+    progress = LineProgress(interval_s=10.0, clock=lambda: now[0])
+    lines = []
+    import realtime_style.cli as cli
+
+    old, cli._err = cli._err, lines.append
+    try:
+        task = progress.add_task("converting frames", total=240)
+        for _ in range(240):
+            now[0] += 0.125  # 8 frames a second, 30 s in all
+            progress.advance(task)
+    finally:
+        cli._err = old
+    assert len(lines) == 2, lines  # at 10 s and 20 s
+    assert lines[0] == "converting frames: 80 of 240 (33 %), 8.0/s, about 20 s left", lines
+
+
+def test_eval_prints_a_short_summary_and_the_pairs_on_request(tmp_path, tiny_model, model_home):
+    from clips import make_clip
+
+    clip = tmp_path / "c.mp4"
+    make_clip(clip, frames=12)
+    res = invoke("eval", clip, "--style", tiny_model, "--provider", "cpu")
+    ok(res)
+    out = res.stdout.splitlines()
+    assert len(out) <= 6 and "11 frame pairs" in out[0] and "floor" in res.stdout and "smoothed" in res.stdout, out
+    res = invoke("eval", clip, "--style", tiny_model, "--provider", "cpu", "--per-pair")
+    ok(res)
+    assert len(res.stdout.splitlines()) >= 11 + 2

@@ -743,3 +743,42 @@ def test_default_codec_on_the_cpu_is_x264(work, tiny_model):
     assert result.exit_code == 0, result.output
     with av.open(str(work / "out" / "styled.mp4")) as c:
         assert c.streams.video[0].codec_context.name in ("h264", "libx264")
+
+
+def test_a_still_image_given_to_convert_points_to_image(work, tiny_model):
+    photo = work / "photo.jpg"
+    cv2.imwrite(str(photo), np.full((24, 32, 3), 128, np.uint8))
+    assert_error(convert(photo, work / "out" / "out.mp4", tiny_model), "still image", "realtime-style image")
+    assert listing(work / "out") == []  # it wrote a one-frame video before
+
+
+def test_nvenc_asked_for_where_it_cannot_work_says_so_before_any_work(work, tiny_model):
+    from realtime_style.io.codecs import nvenc_usable
+
+    if nvenc_usable()[0]:
+        pytest.skip("NVENC works on this machine")
+    make_clip(work / "in.mp4", frames=4)
+    assert_error(convert(work / "in.mp4", work / "out" / "o.mp4", tiny_model, "--codec", "h264_nvenc"),
+                 "NVENC cannot encode on this machine", "--codec libx264")  # was: "failed after 0 frames"
+    assert listing(work / "out") == []
+
+
+def test_convert_reports_the_size_and_bitrate_it_wrote(work, tiny_model):
+    make_clip(work / "in.mp4", frames=25)  # 1 s at 25 fps
+    res = convert(work / "in.mp4", work / "out" / "o.mp4", tiny_model)
+    ok(res)
+    size = (work / "out" / "o.mp4").stat().st_size
+    assert f"({size / 1e6:.1f} MB, {size * 8 / 1e6:.1f} Mbit/s)" in res.stderr, res.stderr
+
+
+def test_default_crf_is_the_measured_one_everywhere(work, tiny_model):
+    from realtime_style.cli import DEFAULT_CRF
+    from realtime_style.io.video_file import EncodeSettings
+    from realtime_style.jobs.convert import ConvertOptions
+
+    assert DEFAULT_CRF == EncodeSettings().crf == ConvertOptions("a", "b").crf == 23  # was 18: 2x the bitrate
+    make_clip(work / "in.mp4", frames=10)
+    small, big = work / "out" / "d.mp4", work / "out" / "18.mp4"
+    ok(convert(work / "in.mp4", small, tiny_model))
+    ok(convert(work / "in.mp4", big, tiny_model, "--crf", "18"))
+    assert small.stat().st_size < big.stat().st_size

@@ -49,7 +49,7 @@ def test_distill_writes_checkpoint_samples_and_exports(setup, model_home):
     assert record["arch"] == "student" and record["metadata"]["step"] == "6"
     assert record["metadata"]["teacher"] == "ml5:teacher"
     sheet = cv2.imread(str(tmp / "wave_student.samples.png"))
-    assert sheet.shape == (64 * 4, 64 * 3, 3)
+    assert sheet.shape == (20 + 64 * 4, 64 * 3, 3)  # a band of column labels, then input | teacher | student
     res = CliRunner().invoke(app, ["export", str(ckpt), str(tmp / "student.onnx")])
     assert res.exit_code == 0, res.output
     from realtime_style.engine import InferenceOptions, StyleEngine
@@ -132,3 +132,16 @@ def test_detail_loss_penalises_blur_and_noise_not_phase():
     grad_in = blurred.clone().requires_grad_(True)
     detail_loss(grad_in, teacher).backward()
     assert torch.isfinite(grad_in.grad).all() and grad_in.grad.abs().sum() > 0
+
+
+def test_sample_sheet_has_column_labels(tmp_path):
+    from realtime_style.training.loop import SHEET_LABEL_HEIGHT, write_sample_sheet
+
+    grey = torch.full((2, 3, 64, 96), 128.0)
+    write_sample_sheet(tmp_path / "s.png", [grey, grey, grey], ["input", "teacher", "student"])
+    sheet = cv2.imread(str(tmp_path / "s.png"))
+    assert sheet.shape == (SHEET_LABEL_HEIGHT + 2 * 64, 3 * 96, 3)
+    band = sheet[:SHEET_LABEL_HEIGHT]
+    for col in range(3):  # white text over every column of the band
+        assert band[:, col * 96 : (col + 1) * 96].max() > 200
+    assert np.all(sheet[SHEET_LABEL_HEIGHT:] == 128)  # the pictures are untouched

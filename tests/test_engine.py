@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -263,8 +265,11 @@ def test_parallelism_rules():
     assert auto.workers == cores and auto.threads == (1 if cores > 1 else 0)
     pinned = StyleEngine(make_style_model(), InferenceOptions(provider="cpu", workers=0, threads=2))
     assert (pinned.workers, pinned.threads) == (1, 2)
+    single = StyleEngine(make_style_model(), dataclasses.replace(CPU_ONLY, auto_threads=False))
+    assert (single.workers, single.threads) == (1, 0)  # ONNX Runtime's default
+    # automatic: every core (0) when none is taken, else the free ones (the load decides, see test_bench)
     single = StyleEngine(make_style_model(), CPU_ONLY)
-    assert (single.workers, single.threads) == (1, 0)
+    assert single.workers == 1 and 0 <= single.threads < max(2, cores)
     gpu = StyleEngine(make_style_model(), InferenceOptions(provider="cuda", workers=0),
                       session_factory=fake_factory(loads={CUDA}), compiled_in=ALL_COMPILED)
     assert gpu.workers == 1

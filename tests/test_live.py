@@ -413,9 +413,19 @@ class FakeGui:
         self.shown = []
         self.props = []
         self.destroyed = False
+        self.flags = None
+        self.resized = []  # (w, h) per resizeWindow
+        self.window_width = None  # what getWindowImageRect reports (None: the last resize)
 
     def namedWindow(self, title, flags):
-        pass
+        self.flags = flags
+
+    def resizeWindow(self, title, w, h):
+        self.resized.append((w, h))
+
+    def getWindowImageRect(self, title):
+        w, h = self.resized[-1] if self.resized else (0, 0)
+        return (0, 0, self.window_width or w, h)
 
     def imshow(self, title, img):
         self.shown.append(img.shape)
@@ -449,6 +459,53 @@ def test_window_keys_change_the_run_and_q_quits(tmp_path, tiny_model):
     assert switcher.current == "b"
     assert gui.shown and gui.shown[0] == (48, 128, 3)  # side by side, BGR
     assert gui.destroyed and gui.props
+
+
+def test_window_opens_at_the_stream_size_fitted_to_the_screen_without_toolbar(tiny_model):
+    import cv2
+
+    gui = FakeGui([-1] * 6 + ["q"])
+    run_live(live_config(headless=False, max_frames=0, size=(640, 360)), switcher_of({"tiny": tiny_model}),
+             LiveControls(), hardware=Hardware(gui=gui, screen_size=lambda: (1920, 1080)))
+    assert gui.resized[0] == (640, 360)  # its own size (OpenCV alone opened 400x225 here)
+    assert gui.flags & cv2.WINDOW_GUI_NORMAL == cv2.WINDOW_GUI_NORMAL  # no Qt toolbar / status bar
+    assert gui.flags & cv2.WINDOW_KEEPRATIO == cv2.WINDOW_KEEPRATIO
+
+    gui = FakeGui([-1] * 6 + ["q"])
+    run_live(live_config(headless=False, max_frames=0, size=(1280, 720)), switcher_of({"tiny": tiny_model}),
+             LiveControls(side_by_side=True), hardware=Hardware(gui=gui, screen_size=lambda: (1366, 768)))
+    w, h = gui.resized[0]  # 2560x720 side by side, scaled down to fit the screen, aspect kept
+    assert w <= 0.9 * 1366 and h <= 0.85 * 768 and abs(w / h - 2560 / 720) < 0.01
+    assert len(gui.resized) == 1  # sized once, not on every frame
+
+
+def test_overlay_scales_with_the_window_and_fits():
+    from realtime_style.live.window import draw_overlay, overlay_scale
+
+    lines = ["12.0 FPS   model 30.0 FPS   latency p50 20 ms", "keys: n/p style  +/- strength  q quit"]
+    # a 1280-px image in a window half its size: drawn bigger in the image, so that on screen it
+    # stays at least readable (0.45 of Hershey's size; drawn at the image's scale it was 0.4)
+    assert overlay_scale(lines, 1280, 0.5) * 0.5 >= 0.45
+    # a bigger window shows bigger text on screen
+    assert overlay_scale(lines, 1280, 1.0) * 1.0 > overlay_scale(lines, 1280, 0.5) * 0.5
+    img = np.zeros((120, 200, 3), np.uint8)
+    draw_overlay(img, lines, 1.0)  # a narrow frame: the longest line is shrunk to fit
+    assert img[:, -6:].max() == 0 and img[:, :100].max() == 255
+
+
+def test_qt_font_warnings_are_silenced(monkeypatch, tmp_path):
+    from realtime_style.live.window import quiet_qt_fonts
+
+    fonts = tmp_path / "fonts"
+    fonts.mkdir()
+    (fonts / "a.ttf").write_bytes(b"")
+    monkeypatch.setenv("QT_QPA_FONTDIR", str(tmp_path / "cv2" / "qt" / "fonts"))  # what `import cv2` sets
+    quiet_qt_fonts((str(tmp_path / "none"), str(fonts)))
+    assert os.environ["QT_QPA_FONTDIR"] == str(fonts)
+    monkeypatch.setenv("QT_QPA_FONTDIR", str(tmp_path / "missing"))
+    monkeypatch.delenv("QT_LOGGING_RULES", raising=False)
+    quiet_qt_fonts((str(tmp_path / "none"),))  # no font directory at all
+    assert "default.warning=false" in os.environ["QT_LOGGING_RULES"]
 
 
 def test_window_paused_shows_nothing_new(tiny_model):
@@ -514,8 +571,28 @@ def test_real_window_under_xvfb(tmp_path):
                                     "--max-frames", "30", "--stats", str(stats), "--side-by-side"),
                            env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
         assert r.returncode == 0, r.stderr
+        assert "QFontDatabase" not in r.stderr and "Qt no longer ships fonts" not in r.stderr, r.stderr
         data = json.loads(stats.read_text())
         assert data["frames_displayed"] > 0 and data["latency_ms"]["p95"] is not None
+        # the real toolkit: a 640x360 stream side by side on this 640x480 screen opens fitted to it
+        probe = ("import cv2, numpy as np\n"
+                 "from realtime_style.io.display import screen_size\n"
+                 "from realtime_style.live.controls import LiveControls\n"
+                 "from realtime_style.live.stats import LiveCounters\n"
+                 "from realtime_style.live.window import Window, check_display\n"
+                 "check_display()\n"
+                 "w = Window('t', LiveControls(side_by_side=True), LiveCounters(), None,\n"
+                 "           lambda: {'style': 's', 'provider': 'cpu', 'dropped': 0}, screen=screen_size())\n"
+                 "img = np.zeros((360, 640, 3), np.uint8)\n"
+                 "cv2.imshow('t', w._compose(type('F', (), {'output': img, 'rgb': img})()))\n"
+                 "[cv2.waitKey(10) for _ in range(20)]\n"
+                 "print(screen_size(), cv2.getWindowImageRect('t'))\n")
+        r = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60,
+                           cwd=ROOT)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split(")")[0] == "(640, 480", r.stdout
+        assert r.stdout.strip().endswith("(0, 0, 576, 162)"), r.stdout  # 0.9 x 640 wide, aspect kept
+        assert "QFontDatabase" not in r.stderr, r.stderr
     finally:
         xvfb.terminate()
         xvfb.wait(timeout=10)

@@ -81,3 +81,28 @@ def _env():
     import os
 
     return dict(os.environ)
+
+
+def test_make_demo_installs_the_runtime_only_and_make_test_everything():
+    import shutil
+
+    import pytest
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+
+    def installs(target: str) -> list[str]:
+        out = subprocess.run(["make", "-n", "-B", target, "VENV=/nonexistent/v", "DEMO_VENV=/nonexistent/d"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
+        return [line for line in out.splitlines() if "pip install" in line and "--upgrade pip" not in line]
+
+    demo = installs("demo")
+    assert demo and all("/nonexistent/d/" in line for line in demo), demo
+    assert not any("torch" in line or "train" in line for line in demo), demo  # 1.8 GB it does not need
+    assert any("scikit-image" in line for line in demo), demo  # the contact sheet's photos
+    assert any(".[train,dev]" in line for line in installs("test"))
+
+
+def test_demo_contact_sheet_builder_uses_no_shared_files():
+    text = (ROOT / "benchmarks" / "builders" / "demo_sheet.py").read_text()
+    assert "skimage.data" in text and "shared" not in text.replace("../shared", "")

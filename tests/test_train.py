@@ -58,7 +58,7 @@ def test_train_all_terms_then_export_and_run(setup, model_home):
     assert json.loads(record["metadata"]["train"])["style_weight"] == 1e10
     assert (tmp / "mine.state.pt").is_file()
     sheet = cv2.imread(str(tmp / "mine.samples.png"))
-    assert sheet.shape == (32 * 4, 32 * 2, 3)  # four photos: input | output
+    assert sheet.shape == (20 + 32 * 4, 32 * 2, 3)  # the labels, then four photos: input | output
     res = CliRunner().invoke(app, ["export", str(tmp / "mine.safetensors"), str(tmp / "mine.onnx")])
     assert res.exit_code == 0, res.output
     from realtime_style.engine import InferenceOptions, StyleEngine

@@ -14,6 +14,7 @@ from realtime_style.engine.options import InferenceOptions
 from realtime_style.engine.providers import GPU_PROVIDERS, SHORT_NAMES, TENSORRT, Candidate, candidates
 from realtime_style.engine.session import (
     SessionFactory,
+    check_output_size,
     check_signature,
     cpu_session,
     first_line,
@@ -22,7 +23,7 @@ from realtime_style.engine.session import (
     read_model_bytes,
     run,
 )
-from realtime_style.errors import ProviderError
+from realtime_style.errors import ModelError, ProviderError
 from realtime_style.metrics import psnr
 
 FP16_MIN_PSNR_DB = 40.0  # an fp16 graph is used only if it stays this close to fp32
@@ -79,6 +80,8 @@ class StyleEngine:
             raise ProviderError("; ".join(errors) or "no execution provider loaded")
         self.signature = check_signature(session, self.source)
         self.providers_active = list(session.get_providers())
+        if self.providers_active[0] not in GPU_PROVIDERS:  # on a GPU the first frame's shape is checked
+            check_output_size(session, self.signature, self.source)
         self.workers, self.threads = workers, threads
         self.provider = SHORT_NAMES.get(self.providers_active[0], self.providers_active[0])
         self.fallbacks = errors
@@ -128,6 +131,8 @@ class StyleEngine:
             return max(1, opts.workers), opts.threads
         workers = opts.workers or (1 if opts.threads else usable_cores())
         threads = opts.threads or (max(1, usable_cores() // workers) if workers > 1 else 0)
+        if threads == 0 and opts.auto_threads:  # `bench` reports the choice and the load
+            threads = auto_threads(usable_cores())
         return workers, threads
 
     # -- inference -------------------------------------------------------------------
@@ -207,6 +212,9 @@ class StyleEngine:
         t0 = time.perf_counter()
         raw = self.infer(batch)
         self.last_model_s = time.perf_counter() - t0  # the network alone (live overlay, stats)
+        if raw.shape != batch.shape:
+            raise ModelError(f"{self.source} turned a {batch.shape[2]}x{batch.shape[1]} frame into "
+                             f"{raw.shape[2]}x{raw.shape[1]}; a style model must return its input's size")
         out = geometry.restore(raw, plan)
         if preserve_color:
             out = adjust.preserve_color(out, frame)
@@ -269,6 +277,39 @@ class StyleEngine:
         self._graph = half
         return session
 
+
+
+def busy_cores(samples: int = 3, interval_s: float = 0.005) -> float | None:
+    """How many cores other work holds right now: on Linux the runnable tasks of /proc/loadavg
+    (its 4th field, less this reader), the median of a few samples; elsewhere the 1-minute load
+    average (which lags: a job that ended a minute ago still counts); None where neither exists."""
+    counts = []
+    try:
+        for i in range(samples):
+            with open("/proc/loadavg") as f:
+                counts.append(int(f.read().split()[3].split("/")[0]) - 1)
+            if i + 1 < samples:
+                time.sleep(interval_s)
+        return float(sorted(counts)[len(counts) // 2])
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on this platform
+        return None
+
+
+def auto_threads(cores: int, busy: float | None = None) -> int:
+    """Threads for one inference on ``cores`` cores: 0 (ONNX Runtime's default, every core) when
+    they are free, else the cores other work leaves free (``busy_cores``), at least one. On a
+    shared 2-core machine with one core taken, 1 thread ran 1.5x ONNX Runtime's default
+    (benchmarks/RESULTS.md, "Threads when another job holds a core")."""
+    if busy is None:
+        busy = busy_cores()
+        if busy is None:
+            return 0
+    free = cores - int(busy + 0.5)
+    return 0 if free >= cores else max(1, free)
 
 
 def usable_cores() -> int:

@@ -31,6 +31,10 @@ class InferenceOptions:
     # benchmarks/RESULTS.md, section
     # "2026-11-22 · Smoothing, third round: a finer flow started from the last one, and the cost floor (issue 6)").
     spin: bool = True
+    # threads=0 on the CPU: every core on an idle machine, fewer when the load average says other
+    # jobs hold cores (ONNX Runtime splits each inference evenly, so one thread on a taken core
+    # holds the others up). False: ONNX Runtime's own default, whatever the load.
+    auto_threads: bool = True
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:

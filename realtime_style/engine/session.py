@@ -102,6 +102,39 @@ def check_signature(session, source: str) -> Signature:
     return Signature(fixed_hw=fixed, metadata=dict(meta.custom_metadata_map or {}))
 
 
+def probe_size(signature: Signature) -> tuple[int, int]:
+    """(H, W) of the probe frame: the fixed size, else a small non-square one that suits the
+    model's padding multiple and minimum side (non-square, so a transposed output shows)."""
+    if signature.fixed_hw:
+        return signature.fixed_hw
+    meta = signature.metadata
+    multiple = max(1, int(meta.get("pad_multiple", 4) or 4))
+    min_side = max(1, int(meta.get("min_side", 16) or 16))
+
+    def align(n: int) -> int:
+        return -(-max(n, min_side) // multiple) * multiple
+
+    h = align(48)
+    return h, align(h + 32)
+
+
+def check_output_size(session, signature: Signature, source: str) -> tuple[int, int]:
+    """Run the model once on a small probe frame and refuse it unless the output is uint8 of
+    the input's size (the model contract; the engine crops back assuming it). Returns (H, W)."""
+    h, w = probe_size(signature)
+    from realtime_style.testcard import card_image
+
+    try:
+        out = run(session, np.ascontiguousarray(card_image(h, w)[None]))
+    except Exception as exc:  # ORT's errors are bare RuntimeErrors
+        raise ModelError(f"{source} fails on a {w}x{h} probe frame: {first_line(exc)}") from exc
+    if out.dtype != np.uint8 or out.shape != (1, h, w, 3):
+        got = f"{out.shape[2]}x{out.shape[1]}" if out.ndim == 4 else f"shape {list(out.shape)}"
+        raise ModelError(f"{source} turns a {w}x{h} frame into {got} {out.dtype}; a style model must return "
+                         "uint8 RGB of its input's size (see the model contract in the README)")
+    return h, w
+
+
 def run(session, batch: np.ndarray) -> np.ndarray:
     return session.run(["output"], {"input": batch})[0]
 

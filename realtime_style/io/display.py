@@ -84,6 +84,38 @@ def opencv_gui() -> OpenCvGui:
     return OpenCvGui()
 
 
+def screen_size() -> tuple[int, int] | None:
+    """(width, height) of the default X screen in pixels, or None where it cannot be read
+    (no X display, no libX11, another platform): callers then assume the frame fits."""
+    if not (sys.platform.startswith("linux") or "bsd" in sys.platform) or not os.environ.get("DISPLAY"):
+        return None
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("X11")
+    if not name:
+        return None
+    try:
+        xlib = ctypes.CDLL(name)
+        xlib.XOpenDisplay.restype = ctypes.c_void_p
+        xlib.XOpenDisplay.argtypes = [ctypes.c_char_p]
+        for fn in (xlib.XDefaultScreen, xlib.XCloseDisplay):
+            fn.argtypes = [ctypes.c_void_p]
+        for fn in (xlib.XDisplayWidth, xlib.XDisplayHeight):
+            fn.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        dpy = xlib.XOpenDisplay(None)
+        if not dpy:
+            return None
+        try:
+            screen = xlib.XDefaultScreen(dpy)
+            size = int(xlib.XDisplayWidth(dpy, screen)), int(xlib.XDisplayHeight(dpy, screen))
+        finally:
+            xlib.XCloseDisplay(dpy)
+    except (OSError, AttributeError):
+        return None
+    return size if size[0] > 0 and size[1] > 0 else None
+
+
 def probe_display() -> DisplayReport:
     gui = opencv_gui()
     if sys.platform.startswith("linux") or "bsd" in sys.platform:

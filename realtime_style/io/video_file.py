@@ -152,7 +152,9 @@ class VideoFileSource:
 @dataclasses.dataclass(frozen=True)
 class EncodeSettings:
     codec: str = "auto"  # auto: h264_nvenc when ``nvenc`` says it works and the size allows, else libx264
-    crf: int = 18
+    # x264's own default: half the file of CRF 18 for 2 dB (benchmarks/RESULTS.md, "`convert`'s default
+    # encoder settings", issue 17)
+    crf: int = 23
     preset: str = "superfast"  # speed over size: the encoder shares the cores with the model
     nvenc: bool = False  # NVENC encoded a test frame on this machine (see io.codecs.nvenc_usable)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import statistics
 import time
 from typing import Callable, Iterator
@@ -20,6 +21,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from realtime_style.engine import InferenceOptions, StyleEngine
+from realtime_style.engine.engine import auto_threads, busy_cores, usable_cores
 from realtime_style.engine.session import first_line
 from realtime_style.engine.timing import model_latencies
 from realtime_style.errors import StyleError
@@ -29,6 +31,35 @@ from realtime_style.pipeline import Pipeline
 
 SCHEMA_VERSION = 1
 MODES = ("model", "pipeline")
+# What each mode measures, printed before the results and kept in the JSON.
+MODE_NOTES = {
+    "model": "model: the network alone on a ready frame, one frame at a time with every CPU thread; "
+             "latency = one inference (the floor for `live`)",
+    "pipeline": "pipeline: `convert`'s throughput: unpaced frames -> engine (several frames at once on the CPU) "
+                "-> smoothing -> discarded; fps can exceed model fps, and latency is a frame's time through "
+                "the queues, not `live`'s camera-to-screen latency (live keeps one frame in flight: "
+                "`live --stats`)",
+}
+
+
+def load_average() -> list[float] | None:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):  # not on this platform
+        return None
+
+
+def busy_warning(load: list[float] | None, cores: int, busy_now: float | None = None) -> str | None:
+    """A warning when other work held at least half a core over the last minute before the run,
+    or holds one now."""
+    if load is None or (load[0] < 0.5 and not busy_now):
+        return None
+    now = f", {busy_now:g} busy now" if busy_now is not None else ""
+    threads = auto_threads(cores, busy_now) if busy_now is not None else 0
+    return (f"this machine was busy before the run (load average {load[0]:.1f} on {cores} cores{now}): figures "
+            "are lower and noisier than on an idle machine"
+            + (f", and --threads 0 chose {threads} thread{'s' if threads > 1 else ''}" if threads else "")
+            + "; rerun when idle for figures to compare")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,21 +203,34 @@ def gate_values(gates: dict[str, float]) -> dict[str, float | str]:
     return {k: round(v, 2) if math.isfinite(v) else "identical" for k, v in gates.items()}
 
 
-def report(results: list[dict], machine: dict) -> dict:
-    return {"schema_version": SCHEMA_VERSION, "machine": machine, "results": results}
+def report(results: list[dict], machine: dict, load: dict | None = None, modes=MODES) -> dict:
+    data = {"schema_version": SCHEMA_VERSION, "machine": machine, "results": results,
+            "modes": {m: MODE_NOTES[m] for m in modes}}
+    if load is not None:
+        data["load_average"] = load  # {"before": [1, 5, 15 min], "after": [...], "warning": str | None}
+    return data
 
 
-def run_plan(plan: BenchPlan, on_result: Callable[[dict], None] = lambda r: None) -> dict:
-    """``bench`` as the command runs it: styles from the registry, the report with the machine's
-    facts, written to ``plan.json_path`` when given."""
+def run_plan(plan: BenchPlan, on_result: Callable[[dict], None] = lambda r: None,
+             on_note: Callable[[str], None] = lambda m: None) -> dict:
+    """``bench`` as the command runs it: what each mode measures, a warning when the machine is
+    busy, styles from the registry, the report with the machine's facts and load average,
+    written to ``plan.json_path`` when given."""
     import json
 
     from realtime_style.fsutil import write_bytes_atomic
     from realtime_style.machine import machine_info
     from realtime_style.models import registry
 
+    for mode in plan.modes:
+        on_note(MODE_NOTES[mode])
+    before = load_average()
+    warning = busy_warning(before, usable_cores(), busy_cores())
+    if warning:
+        on_note(f"warning: {warning}")
     results = run(plan, registry.resolve_style, on_result=on_result, cache_dir=registry.home() / "trt_cache")
-    data = report(results, machine_info())
+    data = report(results, machine_info(), {"before": before, "after": load_average(), "warning": warning},
+                  plan.modes)
     if plan.json_path:
         write_bytes_atomic(plan.json_path, (json.dumps(data, indent=2) + "\n").encode())
     return data

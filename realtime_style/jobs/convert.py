@@ -14,6 +14,7 @@ from realtime_style.errors import InputError, OutputError, StyleError
 from realtime_style.interrupt import Interrupt
 from realtime_style.io.frame_dir import FrameDirSink, FrameDirSource
 from realtime_style.io.frames import Frame, FrameSettings
+from realtime_style.io.images import IMAGE_SUFFIXES
 from realtime_style.io.video_file import OUTPUT_SUFFIXES, EncodeSettings, VideoFileSink, VideoFileSource
 from realtime_style.pipeline import Pipeline, PipelineError, RunStats
 from realtime_style.temporal.smoother import DEFAULT_STRENGTH, Smoother
@@ -27,6 +28,13 @@ class ConvertResult:
     interrupted: bool
     audio_streams: int
     provider: str = ""  # the engine's provider (cpu, cuda, tensorrt)
+    bytes: int = 0  # the file written (a video output), or every frame file (a directory)
+    seconds: float = 0.0  # the video's duration by its frame rate (0: unknown, or a directory)
+
+    @property
+    def kbit_s(self) -> float:
+        """The whole file's bitrate (video and audio), 0 when the duration is unknown."""
+        return self.bytes * 8 / self.seconds / 1000 if self.seconds else 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +43,7 @@ class ConvertOptions:
     output: str  # a .mp4/.mkv/.mov file, or a directory for PNG frames
     engine: EngineSpec = EngineSpec()
     codec: str = "auto"  # auto: h264_nvenc when the network runs on a GPU and NVENC works, else libx264
-    crf: int = 18
+    crf: int = EncodeSettings.crf
     preset: str = "superfast"
     audio: bool = True
     frame_limit: int = 0
@@ -83,6 +91,10 @@ def convert(
     input_path, output = Path(input_path), Path(output)
     if not input_path.exists():
         raise InputError(f"{input_path} does not exist")
+    if input_path.is_file() and input_path.suffix.lower() in IMAGE_SUFFIXES:
+        raise InputError(f"{input_path} is a still image; stylize it with `realtime-style image {input_path} "
+                         f"-o {input_path.stem}_styled{input_path.suffix}` (`convert` takes a video file or a "
+                         "directory of frames)")
     as_dir = check_output(input_path, output, overwrite)
     source = open_source(input_path, audio=audio and not as_dir, fps=fps)
     try:
@@ -117,7 +129,14 @@ def convert(
             if isinstance(exc.error, StyleError):
                 raise type(exc.error)(f"{exc.error}; nothing was written") from exc.error
             raise exc.error from None
-    return ConvertResult(output, stats.frames_out, stats, interrupt.fired, len(source.audio_streams))
+    if as_dir:
+        size = sum(p.stat().st_size for p in output.iterdir() if p.is_file()) if output.is_dir() else 0
+        seconds = 0.0
+    else:
+        size = output.stat().st_size if output.exists() else 0
+        seconds = stats.frames_out / float(info.fps) if info.fps else 0.0
+    return ConvertResult(output, stats.frames_out, stats, interrupt.fired, len(source.audio_streams),
+                         bytes=size, seconds=seconds)
 
 
 def _ignore(*_args) -> None:
@@ -129,6 +148,7 @@ def run(options: ConvertOptions, *, on_note: Callable[[str], None] = _ignore,
         on_frame: Callable[[Frame], None] | None = None) -> ConvertResult:
     """``convert`` as the command runs it: the engine (one frame size), the encoder choice,
     the smoothing stage, then the pipeline. Notes arrive through ``on_note`` as they happen."""
+    check_codec(options.codec)
     engine = open_engine(options.engine.with_options(one_size=True), on_note)
     settings = EncodeSettings(codec=options.codec, crf=options.crf, preset=options.preset,
                               nvenc=use_nvenc(options.codec, engine.provider, on_note))
@@ -137,6 +157,19 @@ def run(options: ConvertOptions, *, on_note: Callable[[str], None] = _ignore,
                      fps=Fraction(options.fps).limit_denominator(1001), on_start=on_start, on_frame=on_frame,
                      extra_stages=smoothing_stages(options.smooth))
     return dataclasses.replace(result, provider=engine.provider)
+
+
+def check_codec(codec: str) -> None:
+    """An NVENC encoder asked for by name must work here: say so before any work (it used to
+    fail after 0 frames with "Operation not permitted")."""
+    if "nvenc" not in codec:
+        return
+    from realtime_style.io.codecs import nvenc_usable
+
+    ok, why = nvenc_usable()
+    if not ok:
+        raise OutputError(f"--codec {codec}: NVENC cannot encode on this machine ({why}); use --codec libx264, "
+                          "or --codec auto (NVENC where it works)")
 
 
 def use_nvenc(codec: str, provider: str, on_note: Callable[[str], None] = _ignore) -> bool:

@@ -219,8 +219,25 @@ def run(options: EvalOptions, *, on_note: Callable[[str], None] = lambda _m: Non
     return dataclasses.replace(report, provider=engine.provider)
 
 
+def summary_lines(report: EvalReport) -> list[str]:
+    """The short human-readable report: what the number means, then the three means."""
+    data = report.to_json()
+    pairs = f"{data['pairs']} frame pair{'' if data['pairs'] == 1 else 's'}"
+    lines = [f"warping error (Lai et al. 2018; lower is steadier) over {pairs}; {data['range']}, "
+             f"flow {data['flow']}, denominator {data['denominator']}",
+             f"  input (the floor)   {data['warping_error_input']:.6f}",
+             f"  per-frame style     {data['warping_error_unsmoothed']:.6f}"]
+    if report.smooth > 0:
+        sv = data["smoothed_vs_unsmoothed"]
+        lines.append(f"  smoothed ({report.smooth:g})      {data['warping_error']:.6f}  = "
+                     f"{data['ratio_to_unsmoothed']:.2f} of per-frame (texture kept {sv['texture_ratio']}, "
+                     f"low-pass PSNR {sv['lowpass_psnr_db']} dB, scene cuts {data['scene_cuts']})")
+    lines.append(f"  speed {data['fps']:.1f} fps ({report.provider}); every pair: --per-pair; all figures: --json")
+    return lines
+
+
 def table_lines(report: EvalReport) -> list[str]:
-    """The human-readable report: a row per pair, then the means."""
+    """The full human-readable report: a row per pair, then the means."""
     data = report.to_json()
     smoothed = report.smooth > 0
     lines = [f"warping error E_warp ({data['range']}; denominator: {data['denominator']}; flow: {data['flow']})",
@@ -228,7 +245,8 @@ def table_lines(report: EvalReport) -> list[str]:
     for p in report.pairs:
         row = f"{p.a + ' -> ' + p.b:<40} {p.input:>10.6f} {p.unsmoothed:>10.6f}"
         lines.append(row + (f" {p.smoothed:>10.6f}" if p.smoothed is not None else ""))
-    summary = (f"mean over {data['pairs']} pairs: input {data['warping_error_input']:.6f} (floor), "
+    pairs = f"{data['pairs']} pair{'' if data['pairs'] == 1 else 's'}"
+    summary = (f"mean over {pairs}: input {data['warping_error_input']:.6f} (floor), "
                f"per-frame {data['warping_error_unsmoothed']:.6f}")
     if smoothed:
         sv = data["smoothed_vs_unsmoothed"]

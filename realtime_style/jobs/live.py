@@ -56,11 +56,13 @@ class LiveConfig:
 
 @dataclasses.dataclass(frozen=True)
 class Hardware:
-    """The hardware edges, replaceable in tests: camera, window toolkit, virtual camera."""
+    """The hardware edges, replaceable in tests: camera, window toolkit (and the screen's
+    size), virtual camera."""
 
     capture_factory: Callable | None = None
     gui: object | None = None
     virtual_camera_factory: Callable | None = None
+    screen_size: Callable[[], tuple[int, int] | None] | None = None
 
 
 @dataclasses.dataclass
@@ -121,9 +123,11 @@ def run_live(config: LiveConfig, switcher: StyleSwitcher, controls: LiveControls
         if display is not None:
             import cv2
 
+            from realtime_style.io.display import screen_size
+
             window = Window("realtime-style", controls, counters, switcher,
                             functools.partial(_status, switcher, pipeline.stats, counters), slot=display,
-                            gui=hardware.gui or cv2)
+                            gui=hardware.gui or cv2, screen=(hardware.screen_size or screen_size)())
             on_note(f"keys: {HELP}")
     except BaseException:
         for thing in (vcam, recorder):

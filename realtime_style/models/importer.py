@@ -46,7 +46,7 @@ def import_model(path: str | Path, name: str, fmt: str = "auto", *, precision: s
 def _import_onnx(path: Path, name: str, given: dict[str, str]) -> tuple[bytes, str]:
     import onnx
 
-    from realtime_style.engine.session import check_signature, cpu_session
+    from realtime_style.engine.session import check_output_size, check_signature, cpu_session
     from realtime_style.models import nchw
 
     if path.is_dir():
@@ -65,19 +65,20 @@ def _import_onnx(path: Path, name: str, given: dict[str, str]) -> tuple[bytes, s
         learnt["arch"] = "onnx-nchw"
     else:
         detail = "signature checked with a CPU session"
-    check_signature(cpu_session(data, threads=1), str(path))
+    session = cpu_session(data, threads=1)
+    h, w = check_output_size(session, check_signature(session, str(path)), str(path))
+    detail += f"; output size checked on a {w}x{h} probe frame"
     props = {p.key: p for p in model.metadata_props}
-    wanted = {"name": name, **learnt, **given}
-    for key, value in wanted.items():
+    for key, value in {"name": name, **learnt, **given}.items():
         if key in props:
             props[key].value = value
         else:
             model.metadata_props.add(key=key, value=value)
-    props = {p.key for p in model.metadata_props}
+    present = {p.key for p in model.metadata_props}
     for key in ("arch", "license", "artwork"):
-        if key not in props:
+        if key not in present:
             model.metadata_props.add(key=key, value="unknown")
-    if "source" not in props:
+    if "source" not in present:
         model.metadata_props.add(key="source", value=f"onnx:{path.name}")
     return model.SerializeToString(), detail
 

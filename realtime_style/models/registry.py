@@ -108,6 +108,7 @@ class ModelRecord:
     size: str = "dynamic"
     bytes: int = 0
     card: str = ""  # the model card (NAME.md beside the model), if there is one
+    default: bool = False  # the style used when no --style is given
     metadata: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def to_json(self, full: bool = False) -> dict:
@@ -165,15 +166,26 @@ def builtin_names() -> list[str]:
     return sorted(_files(BUILTIN_DIR))
 
 
+def _default_or_none() -> str | None:
+    try:
+        return default_name()
+    except ModelNotFound:
+        return None
+
+
 def list_models() -> list[ModelRecord]:
-    records = [record_for(p, n, True) for n, p in _files(BUILTIN_DIR).items()]
+    """Every style; exactly one (``default``) is used when no --style is given."""
+    default = _default_or_none()
+    records = [dataclasses.replace(record_for(p, n, True), default=n == default)
+               for n, p in _files(BUILTIN_DIR).items()]
     builtins = {r.name for r in records}
     records += [record_for(p, n, False) for n, p in _files(user_models_dir()).items() if n not in builtins]
     return records
 
 
 def find(name: str) -> tuple[Path, bool]:
-    """(path, builtin) of a named model."""
+    """(path, builtin) of a named model. Names match regardless of case (``Wave`` is
+    ``wave``) unless two styles differ only in case; an unknown name gets the closest ones."""
     builtin = _files(BUILTIN_DIR)
     if name in builtin:
         return builtin[name], True
@@ -181,15 +193,24 @@ def find(name: str) -> tuple[Path, bool]:
     if name in user:
         return user[name], False
     known = sorted(set(builtin) | set(user))
+    folded = [n for n in known if n.lower() == name.lower()]
+    if len(folded) == 1:
+        return find(folded[0])
+    import difflib
+
+    lower = {n.lower(): n for n in known}
+    close = [lower[n] for n in difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6)]
+    guess = f"did you mean {' or '.join(repr(n) for n in close)}? " if close else ""
     hint = f"known styles: {', '.join(known)}" if known else "no styles are installed yet"
     raise ModelNotFound(
-        f"unknown style {name!r} ({hint}); import one with `realtime-style models import PATH --name NAME`"
+        f"unknown style {name!r} ({guess}{hint}); import one with `realtime-style models import PATH --name NAME`"
     )
 
 
 def info(name: str) -> ModelRecord:
     path, builtin = find(name)
-    return record_for(path, name, builtin)
+    name = path.stem
+    return dataclasses.replace(record_for(path, name, builtin), default=builtin and name == _default_or_none())
 
 
 def names() -> list[str]:

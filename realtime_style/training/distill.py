@@ -167,7 +167,7 @@ def run(config: DistillConfig, resume: bool = False, on_progress: Callable[[Prog
         with torch.no_grad():
             columns = [samples, teacher(samples), student(samples)]
         student.train()
-        write_sample_sheet(sample_sheet_path(out), columns)  # input | teacher | student
+        write_sample_sheet(sample_sheet_path(out), columns, ["input", "teacher", "student"])
 
     return run_steps(ckpt, step, config.steps, forward, update, checkpoint_every=config.checkpoint_every,
                      sample_every=config.sample_every, sample=sample, on_progress=on_progress, on_note=note,

@@ -211,14 +211,36 @@ def center_crop(img: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray(img[y : y + size, x : x + size])
 
 
-def write_sample_sheet(path: Path, columns: list[torch.Tensor]) -> None:
-    """One row per sample, one column per tensor (each ``[N, 3, H, W]`` RGB 0..255), as PNG."""
+SHEET_LABEL_HEIGHT = 20  # the band of column labels above a sample sheet, in pixels
+
+
+def write_sample_sheet(path: Path, columns: list[torch.Tensor], labels: list[str] | None = None) -> None:
+    """One row per sample, one column per tensor (each ``[N, 3, H, W]`` RGB 0..255), as PNG;
+    ``labels`` name the columns in a band above them (e.g. input | teacher | student)."""
     rows = [torch.cat([c.detach().float().cpu().clamp(0, 255) for c in cells], dim=2) for cells in zip(*columns)]
     sheet = torch.cat(rows, dim=1).permute(1, 2, 0).round().byte().numpy()
+    if labels:
+        sheet = np.vstack([label_band(labels, [c.shape[3] for c in columns]), sheet])
     ok, buf = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     if ok:
         with atomic_path(path) as tmp:
             tmp.write_bytes(buf.tobytes())
+
+
+def label_band(labels: list[str], widths: list[int], height: int = SHEET_LABEL_HEIGHT) -> np.ndarray:
+    """A dark RGB band with each label centred over its column."""
+    band = np.full((height, sum(widths), 3), 32, np.uint8)
+    x = 0
+    for text, width in zip(labels, widths):
+        scale = 0.45
+        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        if tw > width - 4:  # a narrow column: smaller text
+            scale *= (width - 4) / tw
+            (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        cv2.putText(band, text, (x + max(2, (width - tw) // 2), (height + th) // 2), cv2.FONT_HERSHEY_SIMPLEX,
+                    scale, (255, 255, 255), 1, cv2.LINE_AA)
+        x += width
+    return band
 
 
 def sample_sheet_path(out: Path) -> Path:

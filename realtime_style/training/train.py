@@ -184,7 +184,7 @@ def _train(config: TrainConfig, procs: devices.Processes, resume: bool, on_progr
         with torch.no_grad(), _autocast(dev, settings):
             styled = model(to_dev(samples))
         model.train()
-        write_sample_sheet(sample_sheet_path(out), [samples, styled])  # input | output
+        write_sample_sheet(sample_sheet_path(out), [samples, styled], ["input", "output"])
 
     path = run_steps(ckpt, step, config.steps, forward, update, checkpoint_every=config.checkpoint_every,
                      sample_every=config.sample_every if procs.is_main else 0, sample=sample,
