@@ -57,6 +57,9 @@ class SlowDisplay:
     def setWindowProperty(self, *a):
         pass
 
+    def resizeWindow(self, *a):
+        pass
+
     def getWindowProperty(self, *a):
         return 1.0
 
