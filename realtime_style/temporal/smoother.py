@@ -21,11 +21,14 @@ under ``flow.MIN_SIDE`` on the short side; a frame smaller than that is passed t
    colours that the current output has in the same 5 x 5 neighbourhood (per channel,
    between its minimum and maximum there). Strokes that are merely out of phase
    pass; ghosts of what is gone, and drift from a wrong flow, do not.
-5. The blend is a per-pixel weighted average (at most 60 % history), after which the
-   current frame's local detail energy (5 px scale) is restored in the luminance where the
-   average lost it and things move: out-of-phase brush strokes would otherwise cancel into
-   grey mush (what a plain blend does). Where nothing moves the average removes flicker,
-   not texture, and is left alone; where nothing was carried nothing is restored.
+5. The blend is a per-pixel weighted average (at most 80 % history, 64 % at the default
+   strength), after which the current frame's local detail energy (5 px scale) is restored in
+   the luminance where the average lost it and things move: out-of-phase brush strokes would
+   otherwise cancel into grey mush (what a plain blend does). Where nothing moves the average
+   removes flicker, not texture, and is left alone; where nothing was carried nothing is
+   restored. The restoration is then scaled, for the frame as a whole, so the output keeps
+   ``TEXTURE_BUDGET`` (0.9) of the current frame's texture energy: more puts flicker back,
+   less washes the strokes out (issue 16, second round).
 
 ``strength`` 0 returns the stylized frame untouched (bit-identical); 1 trusts the past
 as much as the confidence allows (up to ``MAX_CARRY`` of it per frame). As a pipeline stage
@@ -47,7 +50,7 @@ from realtime_style.io.frames import Frame
 from realtime_style.temporal.flow import MIN_SIDE, FlowTracker
 
 DEFAULT_STRENGTH = 0.8
-MAX_CARRY = 0.6  # the most of the previous output any pixel takes, at strength 1
+MAX_CARRY = 0.8  # the most of the previous output any pixel takes, at strength 1
 FLOW_SCALE = 0.5  # flow and confidence at this fraction of the frame size ...
 MAX_FLOW_SIDE = 800  # ... and at most this long side (4K frames)
 STILL_PX = 0.15
@@ -58,6 +61,9 @@ BOUNDARY_FLOOR = 0.5  # squared flow gradient (px/px) above which a pixel is on 
 DETAIL_TARGET = 1.10  # restore local detail energy to this fraction of the current frame's ...
 MAX_GAIN = 3.0  # ... amplifying the blend's detail at most this much
 DETAIL_PX = 5  # the scale (box size) at which detail energy is measured and restored
+TEXTURE_BUDGET = 0.9  # ... scaled so the frame keeps this fraction of its texture energy ...
+BUDGET_MAX_SCALE = 2.0  # ... at most twice the per-pixel restoration
+BUDGET_SIDE = 512  # texture energy judged at this long side (as the texture measure does)
 DETAIL_MOTION_PX = 1.0  # detail is restored in full where things move this much a frame, less below
 # A region whose flow explains too few of its textured pixels (grey gradient over TEXTURE_LEVEL
 # in a 3x3 window) is not trusted: fully up to FLOW_FAIL_LOW unexplained, not at all from
@@ -74,7 +80,8 @@ TRUST_BLOCK, TRUST_REACH, BLOCK_TEXTURED = 16, 5, 0.05
 class Smoother:
     def __init__(self, strength: float = DEFAULT_STRENGTH, *, flow_scale: float = FLOW_SCALE,
                  max_flow_side: int = MAX_FLOW_SIDE, base_px: int = DETAIL_PX, max_gain: float = MAX_GAIN,
-                 detail_target: float = DETAIL_TARGET, clamp_px: int = 5) -> None:
+                 detail_target: float = DETAIL_TARGET, texture_budget: float = TEXTURE_BUDGET,
+                 clamp_px: int = 5) -> None:
         if not 0.0 <= strength <= 1.0:
             raise ValueError("smoothing strength must be within 0..1")
         self.strength = strength
@@ -83,6 +90,7 @@ class Smoother:
         self.base_px = base_px
         self.max_gain = max_gain
         self.detail_target = detail_target  # 0 turns the detail restoration off
+        self.texture_budget = texture_budget  # 0: restore as the per-pixel aim says, whatever the total
         self.cuts = 0
         self.flow_failures = 0  # frames whose flow was not trusted at all
         self.passed_through = 0  # frames too small for the flow, returned as they came
@@ -285,6 +293,8 @@ class Smoother:
         boost = cv2.multiply(cv2.subtract(cv2.min(cv2.max(ratio, 1.0), self.max_gain), 1.0), moving)
         boost = cv2.resize(boost, g_mix.shape[::-1], interpolation=cv2.INTER_LINEAR)
         detail = cv2.subtract(g_mix, smooth_mix, dtype=cv2.CV_32F)
+        if self.texture_budget > 0:
+            boost = cv2.multiply(boost, self._budget_scale(g_cur, g_mix, detail, boost))
         # The same change on every channel (a luminance change), added as its positive and
         # subtracted as its negative part: each pixel has only one, so this is the saturated
         # signed sum, with 8-bit three-channel passes (cheaper than a 16-bit merge and add).
@@ -292,6 +302,27 @@ class Smoother:
         loss = cv2.multiply(detail, boost, scale=-1.0, dtype=cv2.CV_8U)
         gained = cv2.add(mix, cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB))
         return cv2.subtract(gained, cv2.cvtColor(loss, cv2.COLOR_GRAY2RGB))
+
+    def _budget_scale(self, g_cur: np.ndarray, g_mix: np.ndarray, detail: np.ndarray, boost: np.ndarray) -> float:
+        """How much of the restoration to apply (0..``BUDGET_MAX_SCALE``) so the frame's texture
+        energy (mean absolute Laplacian of the grey at <= ``BUDGET_SIDE``,
+        as ``metrics.texture_energy`` measures it) comes out at ``texture_budget``
+        of the current frame's: restoring more than that puts flicker back for no visible gain,
+        less lets the blend wash the strokes out. Energy is taken as linear in the scale (the
+        added detail follows the blend's own)."""
+        h, w = g_cur.shape
+        f = min(1.0, BUDGET_SIDE / max(h, w))
+        size = (max(1, round(w * f)), max(1, round(h * f)))
+        add = cv2.multiply(detail, boost)
+        if f < 1.0:
+            g_cur, g_mix, add = (cv2.resize(g, size, interpolation=cv2.INTER_AREA) for g in (g_cur, g_mix, add))
+        cur, mix = g_cur, g_mix
+        energy = lambda g: float(cv2.mean(cv2.absdiff(cv2.Laplacian(g, cv2.CV_32F), 0.0))[0])
+        mix = mix.astype(np.float32)
+        e_cur, e_mix, e_full = energy(cur), energy(mix), energy(cv2.add(mix, add))
+        if e_full <= e_mix + 1e-3:
+            return 1.0  # nothing to restore (or no way to): the restoration as it stands
+        return float(np.clip((self.texture_budget * e_cur - e_mix) / (e_full - e_mix), 0.0, BUDGET_MAX_SCALE))
 
 
 _KERNEL_3 = np.ones((3, 3), np.uint8)
