@@ -20,9 +20,9 @@ import cv2
 import harness
 import torch
 
-from realtime_style.models.synthetic import write_vgg16
 from realtime_style.testcard import card_image
 from realtime_style.training.train import TrainConfig, run
+from realtime_style.training.vgg import write_random as write_vgg16
 
 
 def main() -> None:

@@ -9,9 +9,7 @@ import pytest
 
 from realtime_style.models.synthetic import (  # noqa: F401  (the tests import these from here)
     make_style_model,
-    vgg16_state,
     write_ml5_folder,
-    write_vgg16,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +47,9 @@ def ml5_dir(shared: Path, style: str = "wave") -> Path:
 @pytest.fixture(scope="session")
 def vgg_weights(tmp_path_factory) -> Path:
     """A random VGG16 in torchvision's file format (59 MB), written once per session."""
-    return write_vgg16(tmp_path_factory.mktemp("vgg") / "vgg16-random.pth")
+    from realtime_style.training.vgg import write_random
+
+    return write_random(tmp_path_factory.mktemp("vgg") / "vgg16-random.pth")
 
 
 def write_photos(directory: Path, count: int = 4, broken: int = 1) -> Path:

@@ -7,7 +7,6 @@ import hashlib
 
 import pytest
 import torch
-from conftest import vgg16_state, write_vgg16
 from typer.testing import CliRunner
 
 from realtime_style.cli import app
@@ -21,6 +20,8 @@ from realtime_style.training.vgg import (
     total_variation,
     vgg16_weights,
 )
+from realtime_style.training.vgg import random_state as vgg16_state
+from realtime_style.training.vgg import write_random as write_vgg16
 
 
 def test_gram_matrix_by_hand():

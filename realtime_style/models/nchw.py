@@ -37,12 +37,6 @@ class NchwGraph:
     hw: tuple[int, int] | None  # the static height and width, or None when already dynamic
 
 
-@dataclasses.dataclass(frozen=True)
-class Converted:
-    data: bytes  # the wrapped model, following our contract
-    detail: str  # how it was converted and verified, for the user
-
-
 def _dims(value_info) -> list:
     """Dimensions of a graph input/output: ints, names of symbolic dims, or None."""
     shape = value_info.type.tensor_type.shape

@@ -1,10 +1,8 @@
 """Generated stand-ins for real models, for the tests and the benchmarks' smoke runs: a tiny
 ONNX style model that follows the model contract, a teacher-size Johnson network (random
-weights in pytorch/examples' state-dict layout, and its ONNX graph built without torch), an
-ml5 checkpoint folder of random weights in the published layout, and a random VGG16 in
-torchvision's file format.
-
-Torch-free to import: only ``vgg16_state``/``write_vgg16`` need torch, and import it when called.
+weights in pytorch/examples' state-dict layout, and its ONNX graph built without torch), and an
+ml5 checkpoint folder of random weights in the published layout. Torch-free (a random VGG16
+for the loss network is ``realtime_style.training.vgg.random_state``).
 """
 
 from __future__ import annotations
@@ -178,35 +176,4 @@ def write_ml5_folder(path, seed=0):
             manifest[name] = {"filename": name, "shape": shape}
             idx += 1
     (path / "manifest.json").write_text(json.dumps(manifest))
-    return path
-
-
-# torchvision's vgg16 "features": (index, in, out) of each 3x3 conv
-VGG16_CONVS = ((0, 3, 64), (2, 64, 64), (5, 64, 128), (7, 128, 128), (10, 128, 256), (12, 256, 256),
-               (14, 256, 256), (17, 256, 512), (19, 512, 512), (21, 512, 512), (24, 512, 512), (26, 512, 512),
-               (28, 512, 512))
-
-
-def vgg16_state(seed: int = 0, classifier: bool = True) -> dict:
-    """A random state dict in torchvision's ``vgg16`` format: every ``features.N`` conv with its
-    real shape (He-initialised, so activations keep their scale), and (small stand-ins for)
-    the classifier keys a real file also carries. Needs torch."""
-    import torch
-
-    g = torch.Generator().manual_seed(seed)
-    state = {}
-    for i, cin, cout in VGG16_CONVS:
-        state[f"features.{i}.weight"] = torch.randn(cout, cin, 3, 3, generator=g) * (2.0 / (9 * cin)) ** 0.5
-        state[f"features.{i}.bias"] = torch.randn(cout, generator=g) * 0.01
-    if classifier:
-        state["classifier.6.weight"] = torch.zeros(1000, 16)
-        state["classifier.6.bias"] = torch.zeros(1000)
-    return state
-
-
-def write_vgg16(path: Path, seed: int = 0, **kwargs) -> Path:
-    """``vgg16_state`` saved with ``torch.save`` (59 MB). Needs torch."""
-    import torch
-
-    torch.save(vgg16_state(seed, **kwargs), path)
     return path

@@ -137,6 +137,27 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
+def random_state(seed: int = 0, classifier: bool = True) -> dict[str, torch.Tensor]:
+    """A random state dict in torchvision's ``vgg16`` format (tests, benchmarks): every conv of
+    :data:`CONVS` and :data:`LATER_CONVS` with its real shape (He-initialised, so activations keep
+    their scale), and (small stand-ins for) the classifier keys a real file also carries."""
+    g = torch.Generator().manual_seed(seed)
+    state = {}
+    for i, cin, cout in CONVS + LATER_CONVS:
+        state[f"features.{i}.weight"] = torch.randn(cout, cin, 3, 3, generator=g) * (2.0 / (9 * cin)) ** 0.5
+        state[f"features.{i}.bias"] = torch.randn(cout, generator=g) * 0.01
+    if classifier:
+        state["classifier.6.weight"] = torch.zeros(1000, 16)
+        state["classifier.6.bias"] = torch.zeros(1000)
+    return state
+
+
+def write_random(path: Path, seed: int = 0, **kwargs) -> Path:
+    """:func:`random_state` saved with ``torch.save`` (59 MB), as torchvision's file is."""
+    torch.save(random_state(seed, **kwargs), path)
+    return path
+
+
 def weights_dir() -> Path:
     from realtime_style.models.registry import home
 
