@@ -180,23 +180,24 @@ def _runs_at(session, h: int, w: int) -> str | None:
     return None if y.shape == (1, h, w, 3) else f"gives {y.shape[2]}x{y.shape[1]} for {w}x{h}"
 
 
-def _dynamic(model, graph: NchwGraph, own: tuple[int, int]) -> tuple[bytes | None, int, str]:
-    """The graph wrapped with a dynamic size and the size multiple it needs, if it runs at other
-    sizes (tried: sizes that are multiples of 1, 2, 4, ... but not of twice that); else why not."""
+def _dynamic(model, graph: NchwGraph, own: tuple[int, int]) -> tuple[bytes | None, object, int, str]:
+    """The graph wrapped with a dynamic size, its session and the size multiple it needs, if it
+    runs at other sizes (tried: sizes that are multiples of 1, 2, 4, ... but not of twice that);
+    else why not."""
     candidate = wrap(model, graph, None).SerializeToString()
     try:
         session = _session(candidate)
     except ModelError as exc:
-        return None, 0, f"it does not load with a dynamic size: {exc}"
+        return None, None, 0, f"it does not load with a dynamic size: {exc}"
     why = _runs_at(session, *own)
     if why is not None:
-        return None, 0, why
+        return None, None, 0, why
     for m in MULTIPLES:
         h, w = _sized(own[0] + 40, m), _sized(own[1] + 96, m)
         why = _runs_at(session, h, w)
         if why is None:
-            return candidate, m, f"tried {w}x{h}"
-    return None, 0, why
+            return candidate, session, m, f"tried {w}x{h}"
+    return None, None, 0, why
 
 
 def convert(data: bytes, source: str) -> tuple[bytes, str, dict[str, str]]:
@@ -211,7 +212,7 @@ def convert(data: bytes, source: str) -> tuple[bytes, str, dict[str, str]]:
     pictures = _probe_pictures(*own)
     _check_range(original, graph, pictures[0][1], source)
     upgraded = _upgrade(model, graph, source)
-    wrapped, multiple, why = _dynamic(upgraded, graph, own)
+    wrapped, session, multiple, why = _dynamic(upgraded, graph, own)
     meta: dict[str, str] = {}
     if wrapped is not None:
         meta["pad_multiple"] = str(multiple)
@@ -220,7 +221,7 @@ def convert(data: bytes, source: str) -> tuple[bytes, str, dict[str, str]]:
         wrapped = wrap(upgraded, graph, own).SerializeToString()
         meta["fixed_size"] = f"{own[1]}x{own[0]}"
         how = f"fixed size {own[1]}x{own[0]}, frames are resized to it (at other sizes {why})"
-    session = _session(wrapped)
+        session = _session(wrapped)
     worst = float("inf")
     for label, rgb in pictures:
         want = np.clip(np.round(_run_original(original, graph.input, rgb)), 0, 255).astype(np.uint8)
