@@ -57,7 +57,7 @@ class FlowTracker:
             return prev_flow
         if prev_flow is None:
             return np.broadcast_to(np.float32(shift), (*grey.shape, 2)).copy()
-        level = np.median(prev_flow[::4, ::4].reshape(-1, 2), axis=0)
+        level = np.median(prev_flow[::8, ::8].reshape(-1, 2), axis=0)
         step = np.float32(shift) - level
         if float(np.hypot(*step)) < GLOBAL_DISAGREE_PX:
             return prev_flow

@@ -52,7 +52,7 @@ from realtime_style.temporal.flow import MIN_SIDE, FlowTracker
 DEFAULT_STRENGTH = 0.8
 MAX_CARRY = 0.8  # the most of the previous output any pixel takes, at strength 1
 FLOW_SCALE = 0.5  # flow and confidence at this fraction of the frame size ...
-MAX_FLOW_SIDE = 800  # ... and at most this long side (4K frames)
+MAX_FLOW_SIDE = 512  # ... and at most this long side (what a 1024 px Sintel frame gets; 720p and up)
 STILL_PX = 0.15
 CUT_DIFF, CUT_FRACTION = 0.1, 0.5  # a scene cut: over half the motion-compensated grey differs by > 10 %
 CUT_FRACTION_TEXTURED = (0.3, 0.6)  # ... or over 30 % of it, with over 60 % of its textured pixels
@@ -143,8 +143,10 @@ class Smoother:
         if self._clamp_kernel is not None:
             k = self._clamp_kernel
             warped = cv2.min(cv2.max(warped, cv2.erode(stylized, k)), cv2.dilate(stylized, k))
-        carry = cv2.resize(confidence, (w, h), interpolation=cv2.INTER_LINEAR)
-        mix = cv2.blendLinear(stylized, warped, 1.0 - carry, carry)
+        # blendLinear gives (a w1 + b w2) / (w1 + w2): with w1 = 1 and w2 the odds c / (1 - c) of
+        # the carry c, that is a (1 - c) + b c, without a full-size pass for 1 - c.
+        odds = cv2.resize(cv2.divide(confidence, cv2.subtract(1.0, confidence)), (w, h), interpolation=cv2.INTER_LINEAR)
+        mix = cv2.blendLinear(stylized, warped, _cached(("ones", h, w), lambda: np.ones((h, w), np.float32)), odds)
         if self.detail_target > 0:
             mix = self._restore_detail(stylized, mix, moving, confidence, strength)
         return self._remember(grey, mix, (h, w))
@@ -291,10 +293,10 @@ class Smoother:
         aim = carried * np.float32((self.detail_target - 1.0) / (MAX_CARRY * strength)) + np.float32(1.0)
         ratio = e_cur.astype(np.float32) * aim / (e_mix.astype(np.float32) + np.float32(0.5))
         boost = cv2.multiply(cv2.subtract(cv2.min(cv2.max(ratio, 1.0), self.max_gain), 1.0), moving)
-        boost = cv2.resize(boost, g_mix.shape[::-1], interpolation=cv2.INTER_LINEAR)
         detail = cv2.subtract(g_mix, smooth_mix, dtype=cv2.CV_32F)
-        if self.texture_budget > 0:
+        if self.texture_budget > 0:  # scaled while it is small
             boost = cv2.multiply(boost, self._budget_scale(g_cur, g_mix, detail, boost))
+        boost = cv2.resize(boost, g_mix.shape[::-1], interpolation=cv2.INTER_LINEAR)
         # The same change on every channel (a luminance change), added as its positive and
         # subtracted as its negative part: each pixel has only one, so this is the saturated
         # signed sum, with 8-bit three-channel passes (cheaper than a 16-bit merge and add).
@@ -305,21 +307,25 @@ class Smoother:
 
     def _budget_scale(self, g_cur: np.ndarray, g_mix: np.ndarray, detail: np.ndarray, boost: np.ndarray) -> float:
         """How much of the restoration to apply (0..``BUDGET_MAX_SCALE``) so the frame's texture
-        energy (mean absolute Laplacian of the grey at <= ``BUDGET_SIDE``,
-        as ``metrics.texture_energy`` measures it) comes out at ``texture_budget``
+        energy (mean absolute Laplacian of the grey near ``BUDGET_SIDE``, as
+        ``metrics.texture_energy`` measures it) comes out at ``texture_budget``
         of the current frame's: restoring more than that puts flicker back for no visible gain,
         less lets the blend wash the strokes out. Energy is taken as linear in the scale (the
-        added detail follows the blend's own)."""
+        added detail follows the blend's own). The images are brought to ``BUDGET_SIDE`` by exact
+        halvings and a linear resize for the rest (``_area_resize``: a fractional area resize of
+        three full-size images cost more than the rest of the restoration), the restoration is
+        added at that size, and the Laplacians are taken in 8 and 16 bits."""
         h, w = g_cur.shape
         f = min(1.0, BUDGET_SIDE / max(h, w))
-        size = (max(1, round(w * f)), max(1, round(h * f)))
-        add = cv2.multiply(detail, boost)
         if f < 1.0:
-            g_cur, g_mix, add = (cv2.resize(g, size, interpolation=cv2.INTER_AREA) for g in (g_cur, g_mix, add))
-        cur, mix = g_cur, g_mix
-        energy = lambda g: float(cv2.mean(cv2.absdiff(cv2.Laplacian(g, cv2.CV_32F), 0.0))[0])
-        mix = mix.astype(np.float32)
-        e_cur, e_mix, e_full = energy(cur), energy(mix), energy(cv2.add(mix, add))
+            size = (max(1, round(w * f)), max(1, round(h * f)))
+            g_cur, g_mix, detail = (_area_resize(g, size) for g in (g_cur, g_mix, detail))
+        if boost.shape != g_cur.shape:  # the boost varies slowly (it is worked out at a quarter of the
+            # size or less), so the product of the detail shrunk and the boost grown is the shrunk product
+            boost = cv2.resize(boost, g_cur.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        restored = cv2.add(g_mix, cv2.multiply(detail, boost), dtype=cv2.CV_8U)
+        energies = [cv2.mean(cv2.absdiff(cv2.Laplacian(g, cv2.CV_16S), 0))[0] for g in (g_cur, g_mix, restored)]
+        e_cur, e_mix, e_full = energies
         if e_full <= e_mix + 1e-3:
             return 1.0  # nothing to restore (or no way to): the restoration as it stands
         return float(np.clip((self.texture_budget * e_cur - e_mix) / (e_full - e_mix), 0.0, BUDGET_MAX_SCALE))
