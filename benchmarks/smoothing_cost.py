@@ -1,6 +1,6 @@
 """What temporal smoothing costs at 640x360 on this machine.
 
-    python benchmarks/smoothing_cost.py [--style wave] [--clip CLIP] [--frames 300] [--rounds 3] [--plain]
+    python benchmarks/smoothing_cost.py [--style wave] [--clip CLIP] [--frames 300] [--rounds 3] [--plain] [--parts]
 
 1. The smoother alone: ms per frame on consecutive frames of the clip (or the synthetic
    scene), against the engine's full per-frame time (prepare + model + restore); and its
@@ -10,6 +10,7 @@
    alternating rounds, median FPS; the cost is the relative increase in frame time.
    ``--plain`` adds a plain flow-warp-and-blend (the same flow, confidence and blend, without
    the clamping and the detail restoration) as a third variant: the floor of the design.
+   ``--parts``: the smoother alone on one thread, built up part by part (``PARTS``), at both sizes.
 Targets: <= 25 % longer frame time in `convert` (issue 16; issue 6's 15 % retired), >= 30 FPS
 alone at 1280x720 on one thread (reported under "target_check", not asserted). Prints JSON.
 """
@@ -51,12 +52,23 @@ def frames_of(clip: Path | None, n: int, size=(640, 360)):
     return out
 
 
-def one_thread_ms(frames: list, outs: list, passes: int = 5) -> float:
+# What each part of the smoother costs (``--parts``): cumulative variants, each adding one part,
+# so a part's cost is the difference of two measured rows.
+PARTS = [
+    ("flow, trust, warp and blend", {"clamp_px": 0, "detail_target": 0.0}),
+    ("+ neighbourhood clamp", {"detail_target": 0.0}),
+    ("+ detail restoration", {"texture_budget": 0.0}),
+    ("+ texture budget (the default)", {}),
+]
+
+
+def one_thread_ms(frames: list, outs: list, passes: int = 5, **kwargs) -> float:
     """The smoother's CPU time per frame with OpenCV on one thread (what the stage costs a busy
-    machine, or a core of its own; wall time swings with the machine), median of ``passes``."""
+    machine, or a core of its own; wall time swings with the machine), the fastest of ``passes``
+    (the least disturbed by other work). ``kwargs`` go to the Smoother."""
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
-    smoother, cpu_ms = Smoother(DEFAULT_STRENGTH), []
+    smoother, cpu_ms = Smoother(DEFAULT_STRENGTH, **kwargs), []
     try:
         for _ in range(passes):
             smoother.reset()
@@ -67,7 +79,17 @@ def one_thread_ms(frames: list, outs: list, passes: int = 5) -> float:
             cpu_ms.append((time.process_time() - t0) * 1000 / (len(outs) - 1))
     finally:
         cv2.setNumThreads(threads)
-    return statistics.median(cpu_ms)
+    return min(cpu_ms)
+
+
+def parts(frames: list, outs: list, passes: int) -> list[dict]:
+    """``PARTS`` measured in turn, each row with its cost over the row before."""
+    rows, before = [], 0.0
+    for name, kwargs in PARTS:
+        ms = one_thread_ms(frames, outs, passes, **kwargs)
+        rows.append({"part": name, "cpu_ms_one_thread": round(ms, 2), "adds_ms": round(ms - before, 2)})
+        before = ms
+    return rows
 
 
 def main() -> None:
@@ -76,6 +98,8 @@ def main() -> None:
     ap.add_argument("--clip", type=Path, default=None, help="a 640x360 clip (default: the synthetic scene)")
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--parts", action="store_true",
+                    help="also what each part of the smoother costs on one thread, at 640x360 and 1280x720")
     ap.add_argument("--plain", action="store_true",
                     help="also a plain flow-warp-and-blend (no clamping, no detail restoration): "
                          "the floor of this design")
@@ -109,6 +133,10 @@ def main() -> None:
     alone_hd = {"size": "1280x720" if not args.smoke else "128x72", "source": "synthetic scene",
                 "smoother_cpu_ms_one_thread": round(hd_ms, 2), "fps_one_thread": round(1000 / hd_ms, 1),
                 "aim_fps": HD_FPS_AIM}
+    if args.parts or args.smoke:
+        passes = 5 if not args.smoke else 1
+        alone["parts"] = parts(frames[:100], outs, passes)
+        alone_hd["parts"] = parts(hd_frames, hd_outs, passes)
 
     with tempfile.TemporaryDirectory(dir=args.smoke) as tmp:
         tmp = Path(tmp)
