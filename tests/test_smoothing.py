@@ -275,3 +275,24 @@ def test_convert_smooths_tiny_and_thin_clips(tmp_path, tiny_model, model_home, w
     assert r.exit_code == 0, r.output
     got = decode(out)
     assert (got.count, got.width, got.height) == (6, width, height)
+
+
+@pytest.mark.parametrize("h, w", [(96, 128), (101, 67), (250, 180)])
+def test_work_in_bands_of_rows_is_the_whole_frames_work(monkeypatch, h, w):
+    """The full-size steps run band by band (cache-sized); the clamp reads the rows its kernel
+    reaches, so the frames come out bit for bit as from one band the size of the frame, for
+    bands that split the frame anywhere (odd heights, bands of a few rows)."""
+    import realtime_style.temporal.smoother as smoother_module
+
+    frames = panning(6, h, w, seed=3)
+    stylize = flicker(seed=5, stroke_px=3.0)
+    outs = [stylize(f) for f in frames]
+    results = {}
+    for rows in (h, 48, 5):
+        monkeypatch.setattr(smoother_module, "STRIP_ROWS", rows)
+        sm = Smoother(DEFAULT_STRENGTH)
+        results[rows] = [sm.smooth(f, o) for f, o in zip(frames, outs)]
+    assert any(not np.array_equal(a, o) for a, o in zip(results[h][1:], outs[1:]))  # history was carried
+    for rows in (48, 5):
+        for whole, banded in zip(results[h], results[rows]):
+            np.testing.assert_array_equal(banded, whole)

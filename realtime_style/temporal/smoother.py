@@ -139,16 +139,12 @@ class Smoother:
         if found is None:  # a scene cut, or a flow not trusted at all: nothing is taken from the past
             return self._remember(grey, stylized, (h, w))
         (map1, map2), confidence, moving = found
-        warped = cv2.remap(self._prev_out, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        if self._clamp_kernel is not None:
-            k = self._clamp_kernel
-            warped = cv2.min(cv2.max(warped, cv2.erode(stylized, k)), cv2.dilate(stylized, k))
         # blendLinear gives (a w1 + b w2) / (w1 + w2): with w1 = 1 and w2 the odds c / (1 - c) of
         # the carry c, that is a (1 - c) + b c, without a full-size pass for 1 - c.
         odds = cv2.resize(cv2.divide(confidence, cv2.subtract(1.0, confidence)), (w, h), interpolation=cv2.INTER_LINEAR)
-        mix = cv2.blendLinear(stylized, warped, _cached(("ones", h, w), lambda: np.ones((h, w), np.float32)), odds)
+        mix, g_cur, g_mix = self._carry(stylized, map1, map2, odds)
         if self.detail_target > 0:
-            mix = self._restore_detail(stylized, mix, moving, confidence, strength)
+            self._restore_detail(g_cur, mix, g_mix, moving, confidence, strength)
         return self._remember(grey, mix, (h, w))
 
     # -- steps -------------------------------------------------------------------------------
@@ -271,14 +267,37 @@ class Smoother:
         # frame that as a whole is not.
         return np.maximum(np.where(judged, trust, filled), np.float32(frame))
 
-    def _restore_detail(self, current: np.ndarray, mix: np.ndarray, moving: np.ndarray,
-                        carry: np.ndarray, strength: float) -> np.ndarray:
-        """Give the blend back the current frame's local detail energy (5 px scale) where the
-        average lost it and ``moving`` says things move, in the luminance only (what the eye,
-        and the texture measure, see)."""
+    def _carry(self, stylized: np.ndarray, map1: np.ndarray, map2: np.ndarray, odds: np.ndarray):
+        """The previous output warped along the maps, clamped to the current output's 5 x 5
+        neighbourhood and blended into it by the odds; with the greys of the current output and
+        of the blend. Worked in bands of ``STRIP_ROWS`` rows, each band through every step while
+        it is in the cache (the results are the whole frame's: the clamp's band is read with the
+        rows its kernel reaches)."""
+        h, w = stylized.shape[:2]
+        mix = np.empty_like(stylized)
+        g_cur, g_mix = np.empty((h, w), np.uint8), np.empty((h, w), np.uint8)
+        ones = _cached(("ones", h, w), lambda: np.ones((h, w), np.float32))
+        k = self._clamp_kernel
+        reach = k.shape[0] // 2 if k is not None else 0
+        for y0, y1 in _strips(h):
+            warped = cv2.remap(self._prev_out, map1[y0:y1], map2[y0:y1], cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+            if k is not None:
+                a, b = max(0, y0 - reach), min(h, y1 + reach)
+                band = stylized[a:b]
+                low, high = cv2.erode(band, k)[y0 - a:y1 - a], cv2.dilate(band, k)[y0 - a:y1 - a]
+                warped = cv2.min(cv2.max(warped, low), high)
+            cv2.blendLinear(stylized[y0:y1], warped, ones[y0:y1], odds[y0:y1], dst=mix[y0:y1])
+            cv2.cvtColor(stylized[y0:y1], cv2.COLOR_RGB2GRAY, dst=g_cur[y0:y1])
+            cv2.cvtColor(mix[y0:y1], cv2.COLOR_RGB2GRAY, dst=g_mix[y0:y1])
+        return mix, g_cur, g_mix
+
+    def _restore_detail(self, g_cur: np.ndarray, mix: np.ndarray, g_mix: np.ndarray, moving: np.ndarray,
+                        carry: np.ndarray, strength: float) -> None:
+        """Give the blend (``mix``, changed in place; ``g_mix`` its grey) back the current frame's
+        (grey ``g_cur``) local detail energy (5 px scale) where the average lost it and ``moving``
+        says things move, in the luminance only (what the eye, and the texture measure, see)."""
         k = (self.base_px, self.base_px)
-        g_cur = cv2.cvtColor(current, cv2.COLOR_RGB2GRAY)
-        g_mix = cv2.cvtColor(mix, cv2.COLOR_RGB2GRAY)
         smooth_mix = cv2.blur(g_mix, k)
         e_cur = cv2.blur(cv2.absdiff(g_cur, cv2.blur(g_cur, k)), k)
         e_mix = cv2.blur(cv2.absdiff(g_mix, smooth_mix), k)
@@ -293,19 +312,22 @@ class Smoother:
         aim = carried * np.float32((self.detail_target - 1.0) / (MAX_CARRY * strength)) + np.float32(1.0)
         ratio = e_cur.astype(np.float32) * aim / (e_mix.astype(np.float32) + np.float32(0.5))
         boost = cv2.multiply(cv2.subtract(cv2.min(cv2.max(ratio, 1.0), self.max_gain), 1.0), moving)
-        detail = cv2.subtract(g_mix, smooth_mix, dtype=cv2.CV_32F)
         if self.texture_budget > 0:  # scaled while it is small
-            boost = cv2.multiply(boost, self._budget_scale(g_cur, g_mix, detail, boost))
+            boost = cv2.multiply(boost, self._budget_scale(g_cur, g_mix, smooth_mix, boost))
         boost = cv2.resize(boost, g_mix.shape[::-1], interpolation=cv2.INTER_LINEAR)
         # The same change on every channel (a luminance change), added as its positive and
         # subtracted as its negative part: each pixel has only one, so this is the saturated
-        # signed sum, with 8-bit three-channel passes (cheaper than a 16-bit merge and add).
-        gain = cv2.multiply(detail, boost, dtype=cv2.CV_8U)
-        loss = cv2.multiply(detail, boost, scale=-1.0, dtype=cv2.CV_8U)
-        gained = cv2.add(mix, cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB))
-        return cv2.subtract(gained, cv2.cvtColor(loss, cv2.COLOR_GRAY2RGB))
+        # signed sum, with 8-bit three-channel passes (cheaper than a 16-bit merge and add);
+        # band by band, as in ``_carry``.
+        for y0, y1 in _strips(mix.shape[0]):
+            detail = cv2.subtract(g_mix[y0:y1], smooth_mix[y0:y1], dtype=cv2.CV_32F)
+            gain = cv2.multiply(detail, boost[y0:y1], dtype=cv2.CV_8U)
+            loss = cv2.multiply(detail, boost[y0:y1], scale=-1.0, dtype=cv2.CV_8U)
+            band = mix[y0:y1]
+            cv2.add(band, cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB), dst=band)
+            cv2.subtract(band, cv2.cvtColor(loss, cv2.COLOR_GRAY2RGB), dst=band)
 
-    def _budget_scale(self, g_cur: np.ndarray, g_mix: np.ndarray, detail: np.ndarray, boost: np.ndarray) -> float:
+    def _budget_scale(self, g_cur: np.ndarray, g_mix: np.ndarray, smooth_mix: np.ndarray, boost: np.ndarray) -> float:
         """How much of the restoration to apply (0..``BUDGET_MAX_SCALE``) so the frame's texture
         energy (mean absolute Laplacian of the grey near ``BUDGET_SIDE``, as
         ``metrics.texture_energy`` measures it) comes out at ``texture_budget``
@@ -313,13 +335,15 @@ class Smoother:
         less lets the blend wash the strokes out. Energy is taken as linear in the scale (the
         added detail follows the blend's own). The images are brought to ``BUDGET_SIDE`` by exact
         halvings and a linear resize for the rest (``_area_resize``: a fractional area resize of
-        three full-size images cost more than the rest of the restoration), the restoration is
-        added at that size, and the Laplacians are taken in 8 and 16 bits."""
+        three full-size images cost more than the rest of the restoration), the restoration
+        (the blend's detail, ``g_mix - smooth_mix``, times the boost) is added at that size, and
+        the Laplacians are taken in 8 and 16 bits."""
         h, w = g_cur.shape
         f = min(1.0, BUDGET_SIDE / max(h, w))
         if f < 1.0:
             size = (max(1, round(w * f)), max(1, round(h * f)))
-            g_cur, g_mix, detail = (_area_resize(g, size) for g in (g_cur, g_mix, detail))
+            g_cur, g_mix, smooth_mix = (_area_resize(g, size) for g in (g_cur, g_mix, smooth_mix))
+        detail = cv2.subtract(g_mix, smooth_mix, dtype=cv2.CV_32F)  # shrinking is linear: the shrunk detail
         if boost.shape != g_cur.shape:  # the boost varies slowly (it is worked out at a quarter of the
             # size or less), so the product of the detail shrunk and the boost grown is the shrunk product
             boost = cv2.resize(boost, g_cur.shape[::-1], interpolation=cv2.INTER_LINEAR)
@@ -332,6 +356,14 @@ class Smoother:
 
 
 _KERNEL_3 = np.ones((3, 3), np.uint8)
+STRIP_ROWS = 48  # full-size work in bands of rows that stay in the cache (issue 16, third round)
+
+
+def _strips(h: int):
+    """(first row, end row) of each band of ``STRIP_ROWS`` rows."""
+    for y0 in range(0, h, STRIP_ROWS):
+        yield y0, min(h, y0 + STRIP_ROWS)
+
 _GRIDS: dict[tuple, np.ndarray] = {}
 
 
