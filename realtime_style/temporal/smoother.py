@@ -348,7 +348,8 @@ class Smoother:
             # size or less), so the product of the detail shrunk and the boost grown is the shrunk product
             boost = cv2.resize(boost, g_cur.shape[::-1], interpolation=cv2.INTER_LINEAR)
         restored = cv2.add(g_mix, cv2.multiply(detail, boost), dtype=cv2.CV_8U)
-        energies = [cv2.mean(cv2.absdiff(cv2.Laplacian(g, cv2.CV_16S), 0))[0] for g in (g_cur, g_mix, restored)]
+        # the L1 norm of the 16-bit Laplacian, over the pixels (a third of the time of absdiff and mean)
+        energies = [cv2.norm(cv2.Laplacian(g, cv2.CV_16S), cv2.NORM_L1) / g.size for g in (g_cur, g_mix, restored)]
         e_cur, e_mix, e_full = energies
         if e_full <= e_mix + 1e-3:
             return 1.0  # nothing to restore (or no way to): the restoration as it stands
