@@ -24,7 +24,8 @@ class Server:
     def __init__(self, url: str, options: serve_job.ServeOptions) -> None:
         self.url = url.split("?")[0].rstrip("/")
         self.options = options
-        self.token = options.token
+        self.token = url.split("?token=")[1] if "?token=" in url else None
+        self.ssl_context = None  # for an https server with a self-signed certificate
 
     @property
     def ws_url(self) -> str:
@@ -37,7 +38,7 @@ class Server:
             headers.setdefault("Authorization", f"Bearer {self.token}")
         req = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
+            with urllib.request.urlopen(req, timeout=timeout, context=self.ssl_context) as resp:
                 return resp.status, dict(resp.headers), resp.read()
         except urllib.error.HTTPError as exc:
             return exc.code, dict(exc.headers), exc.read()
@@ -57,7 +58,7 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(style: Path, **changes):
+def running_server(style: Path, ssl_context=None, **changes):
     """A studio on 127.0.0.1, any free port, stopped (and its threads joined) afterwards."""
     options = serve_job.ServeOptions(host="127.0.0.1", port=0, engine=EngineSpec(str(style)), **changes)
     ready = threading.Event()
@@ -78,6 +79,7 @@ def running_server(style: Path, **changes):
     if "error" in box:
         raise box["error"]
     server = Server(box["url"], options)
+    server.ssl_context = ssl_context
     _wait_http(server)
     try:
         yield server

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -285,14 +287,22 @@ def test_a_non_loopback_host_needs_a_token(style_file, home):
 
 
 def test_ctrl_c_stops_the_server_with_exit_130(style_file, home):
+    """The command itself: --token auto prints the URL with a generated token (like Jupyter);
+    Ctrl-C with a client connected stops it cleanly, exit 130."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen([sys.executable, "-m", "realtime_style", "serve", "--port", "0", "--style",
-                             str(style_file)], stderr=subprocess.PIPE, text=True, env=env)
+                             str(style_file), "--token", "auto"], stderr=subprocess.PIPE, text=True, env=env)
     try:
         line = proc.stderr.readline()
-        assert line.startswith("studio: http://127.0.0.1:"), line
-        url = line.split()[1].rstrip("/")
-        with contextlib.suppress(ConnectionClosed), connect(url.replace("http", "ws") + "/ws") as ws:
+        assert line.startswith("studio: http://127.0.0.1:") and "/?token=" in line, line
+        url, token = line.split()[1].split("/?token=")
+        assert len(token) >= 24
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(url + "/api/stats", timeout=10)
+        assert info.value.code == 401
+        with urllib.request.urlopen(f"{url}/api/stats?token={token}", timeout=10) as answer:
+            assert json.loads(answer.read())["sessions"] == []
+        with contextlib.suppress(ConnectionClosed), connect(url.replace("http", "ws") + f"/ws?token={token}") as ws:
             hello(ws)  # a client connected while the server stops
             proc.send_signal(signal.SIGINT)
             assert proc.wait(30) == 130
@@ -301,6 +311,24 @@ def test_ctrl_c_stops_the_server_with_exit_130(style_file, home):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_https_with_tls_cert_and_key(style_file, home, tmp_path):
+    import shutil
+    import ssl
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (needed to make a test certificate)")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True, timeout=60)
+    context = ssl.create_default_context(cafile=str(cert))
+    context.check_hostname = False
+    with running_server(style_file, tls_cert=cert, tls_key=key, ssl_context=context) as s:
+        assert s.url.startswith("https://127.0.0.1:")
+        assert s.json("/api/stats")["sessions"] == []
+        with connect(s.ws_url, ssl=context) as ws:
+            hello(ws)
 
 
 # -- video uploads -------------------------------------------------------------------------------

@@ -37,6 +37,13 @@ from realtime_style.serve.security import Guard, GuardMiddleware
 from realtime_style.serve.sessions import ClientSession, SessionRegistry, decode_frame
 
 STATIC = Path(__file__).parent / "static"
+# The page runs only its own script, talks only to its own origin, and is never framed (a page
+# that drives the camera); the token in its URL is not passed on as a referrer.
+PAGE_HEADERS = {
+    "content-security-policy": "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; "
+                               "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "cache-control": "no-store",
+}
 
 
 @dataclasses.dataclass
@@ -63,7 +70,7 @@ def build_app(studio: Studio) -> GuardMiddleware:
         token = request.query_params.get("token", "")
         query = f"?token={html.escape(token, quote=True)}" if token and studio.guard.token else ""
         text = (STATIC / "index.html").read_text(encoding="utf-8").replace("{{query}}", query)
-        return HTMLResponse(text, headers={"cache-control": "no-store", "referrer-policy": "no-referrer"})
+        return HTMLResponse(text, headers=PAGE_HEADERS)
 
     async def styles(_request: Request) -> Response:
         return JSONResponse([{"name": s.name, "artwork": s.artwork, "builtin": s.builtin,
