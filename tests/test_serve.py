@@ -161,6 +161,17 @@ def test_newest_frame_wins_and_credits_come_back(server):
         assert stats["frames_dropped"] == len(dropped) and stats["frames_out"] == len(seen)
 
 
+def test_credits_halve_once_clients_share_the_engine(server):
+    """A lone page may have two frames in flight; once several share the engine, one each (a
+    second would only wait behind the others' frames); back to two when it is alone again."""
+    with connect(server.ws_url) as first:
+        assert hello(first)["credits"] == protocol.CREDITS == 2
+        with connect(server.ws_url) as second:
+            assert hello(second)["credits"] == protocol.SHARED_CREDITS == 1
+            assert json.loads(first.recv(timeout=10)) == {"type": "credits", "credits": 1}
+        assert json.loads(first.recv(timeout=10)) == {"type": "credits", "credits": 2}
+
+
 def test_settings_apply_to_the_frames_after_them(server):
     pic = picture(5, W, H)
     with connect(server.ws_url) as ws:
@@ -346,7 +357,7 @@ def test_an_uploaded_video_is_converted_frame_exact_with_its_audio(server, tmp_p
     make_clip(clip, frames=18, width=W, height=H, audio=True)
     body, kind = multipart({"style": "tiny", "smooth": "on"}, "my clip.mp4", clip.read_bytes())
     status, _h, answer = server.request("/api/convert", data=body, headers={"Content-Type": kind})
-    assert status == 202, answer
+    assert status == 200, answer
     job_id = json.loads(answer)["job"]
     state = wait_job(server, job_id)
     assert state["state"] == "done" and state["progress"] == 1.0 and state["error"] is None, state
@@ -366,7 +377,7 @@ def test_an_uploaded_video_is_converted_frame_exact_with_its_audio(server, tmp_p
 def test_a_garbage_upload_fails_its_job_and_leaves_nothing(server):
     body, kind = multipart({"style": "tiny"}, "garbage.mp4", os.urandom(50_000))
     status, _h, answer = server.request("/api/convert", data=body, headers={"Content-Type": kind})
-    assert status == 202
+    assert status == 200
     job_id = json.loads(answer)["job"]
     state = wait_job(server, job_id)
     assert state["state"] == "failed" and state["error"], state

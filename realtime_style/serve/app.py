@@ -126,7 +126,7 @@ def build_app(studio: Studio) -> GuardMiddleware:
                 studio.jobs.discard(job)
         studio.jobs.submit(job)
         studio.on_note(f"job {job.id}: {job.filename} ({job.input.stat().st_size / 1e6:.1f} MB), style {job.style}")
-        return JSONResponse({"job": job.id}, status_code=202)
+        return JSONResponse({"job": job.id})
 
     async def jobs_list(_request: Request) -> Response:
         return JSONResponse({"jobs": [j.to_json() for j in studio.jobs.list()]})
@@ -215,13 +215,14 @@ async def _serve_client(studio: Studio, ws: WebSocket) -> None:
         await ws.send_json({"type": "busy", "message": reason})
         await ws.close(protocol.CLOSE_BUSY, reason)
         return
+    # Everything to the page goes through the outbox, in order: hello first.
+    outbox.put_nowait({"type": "hello", "session": session.id, "credits": session.credits,
+                       "styles": studio.pool.names, "settings": session.settings.to_json(),
+                       "smooth_on": studio.smooth_on, "provider": studio.pool.provider})
     session.start()
     writer = asyncio.create_task(_write(ws, outbox))
     loading: set[asyncio.Task] = set()
     try:
-        await ws.send_json({"type": "hello", "session": session.id, "credits": protocol.CREDITS,
-                            "styles": studio.pool.names, "settings": session.settings.to_json(),
-                            "smooth_on": studio.smooth_on, "provider": studio.pool.provider})
         while True:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":

@@ -6,12 +6,15 @@ the server (float32, big-endian), then the stylized JPEG.
 
 Text messages are JSON objects with a ``type``. Page -> server: ``settings`` (any of
 ``style``, ``strength`` 0..1, ``preserve_color``, ``smooth`` (bool, or 0..1), ``mirror``).
-Server -> page: ``hello`` (session id, credits, styles, settings), ``settings`` (as they now
-are), ``dropped`` (ids replaced by newer frames: their credits come back), ``style``
-(a style loading, ready or failed), ``error``.
+Server -> page: ``hello`` (session id, credits, styles, settings), ``credits`` (a new number
+of frames in flight), ``settings`` (as they now are), ``dropped`` (ids replaced by newer
+frames: their credits come back), ``style`` (a style loading, ready or failed), ``busy``.
 
-Credits: the page starts with ``CREDITS`` and spends one per frame sent; each stylized frame
-or ``dropped`` id gives it back. A frame sent without a credit is simply the newest one: it
+Credits: the page may have that many frames in flight (sent, and neither back nor dropped).
+A lone client gets ``CREDITS`` (two: one at the engine while the next one travels, so the
+engine never waits for the network); once several share the engine, each gets
+``SHARED_CREDITS`` (one: the others' frames keep the engine busy, and a second frame would only
+wait, doubling the latency). A frame sent beyond the credits is simply the newest one: it
 replaces a waiting one, never queues.
 
 Anything malformed closes that client only, with ``CLOSE_MALFORMED`` and a reason.
@@ -24,7 +27,8 @@ import json
 import math
 import struct
 
-CREDITS = 2  # frames a page may have in flight: one at the engine, one arriving
+CREDITS = 2  # frames a lone page may have in flight: one at the engine, one arriving
+SHARED_CREDITS = 1  # each page's, once several share the engine
 MAX_FRAME_BYTES = 4 << 20  # one JPEG frame
 MAX_TEXT_BYTES = 4096
 MAX_PIXELS = 1920 * 1088  # the largest frame accepted (1080p)
@@ -58,6 +62,10 @@ class ClientSettings:
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def credits_for(clients: int) -> int:
+    return CREDITS if clients <= 1 else SHARED_CREDITS
 
 
 def split_frame(data: bytes) -> tuple[int, bytes]:

@@ -32,6 +32,7 @@ from realtime_style.serve.protocol import (
     MAX_PIXELS,
     ClientSettings,
     ProtocolError,
+    credits_for,
     pack_reply,
 )
 from realtime_style.temporal.smoother import Smoother
@@ -137,6 +138,7 @@ class ClientSession:
         self.smooth_on = smooth_on
         self.started = time.time()
         self.counters = SessionCounters()
+        self.credits = 0  # what the page was last told (hello, then ``credits`` messages)
         self._send = send
         self._on_end = on_end
         self._slot: Latest[Frame] = Latest()
@@ -160,6 +162,12 @@ class ClientSession:
             self.counters.frames_in += 1
             self.counters.size = f"{rgb.shape[1]}x{rgb.shape[0]}"
         self._slot.put(frame)
+
+    def offer_credits(self, credits: int) -> None:
+        """Tell the page how many frames it may have in flight, if that changed."""
+        if credits != self.credits:
+            self.credits = credits
+            self._send({"type": "credits", "credits": credits})
 
     def close(self) -> None:
         """End the session: the pipeline finishes the frame in hand and stops."""
@@ -234,17 +242,28 @@ class SessionRegistry:
         self.errors = 0
 
     def add(self, session: ClientSession) -> bool:
+        """Register ``session`` (False when --max-clients are open); its ``credits`` are set,
+        and every other page told its own new number."""
         with self._lock:
             if len(self._sessions) >= self.max_clients:
                 self.refused += 1
                 return False
             self._sessions[session.id] = session
             self.opened += 1
-            return True
+            session.credits = credits_for(len(self._sessions))
+        self._rebalance()
+        return True
 
     def remove(self, session: ClientSession) -> None:
         with self._lock:
             self._sessions.pop(session.id, None)
+        self._rebalance()
+
+    def _rebalance(self) -> None:
+        with self._lock:
+            sessions = list(self._sessions.values())
+        for s in sessions:
+            s.offer_credits(credits_for(len(sessions)))
 
     def all(self) -> list[ClientSession]:
         with self._lock:

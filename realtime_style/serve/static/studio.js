@@ -12,7 +12,7 @@
   const video = $("original"), output = $("output"), ctx = output.getContext("2d");
   const capture = document.createElement("canvas"), captureCtx = capture.getContext("2d");
   const state = {
-    ws: null, stream: null, credits: 0, nextId: 1, sent: new Map(), fresh: false, encoding: false,
+    ws: null, stream: null, maxCredits: 0, inFlight: 0, nextId: 1, sent: new Map(), fresh: false, encoding: false,
     lastDrawn: 0, shown: 0, dropped: 0, drawTimes: [], latencies: [], serverMs: [], running: false,
     styles: [], settings: null,
   };
@@ -60,11 +60,11 @@
 
   function maybeSend() {
     const ws = state.ws;
-    if (!state.running || !ws || ws.readyState !== WebSocket.OPEN || state.credits <= 0 || !state.fresh ||
-        state.encoding || video.readyState < 2) return;
+    if (!state.running || !ws || ws.readyState !== WebSocket.OPEN || state.inFlight >= state.maxCredits ||
+        !state.fresh || state.encoding || video.readyState < 2) return;
     state.fresh = false;
     state.encoding = true;
-    state.credits -= 1;
+    state.inFlight += 1;
     const [w, h] = resolution();
     if (capture.width !== w || capture.height !== h) { capture.width = w; capture.height = h; }
     captureCtx.drawImage(video, 0, 0, w, h);
@@ -72,7 +72,7 @@
     const left = performance.now();
     capture.toBlob(async (blob) => {
       state.encoding = false;
-      if (!blob || state.ws !== ws || ws.readyState !== WebSocket.OPEN) { state.credits += 1; return; }
+      if (!blob || state.ws !== ws || ws.readyState !== WebSocket.OPEN) { state.inFlight = Math.max(0, state.inFlight - 1); return; }
       const header = new DataView(new ArrayBuffer(4));
       header.setUint32(0, id);
       state.sent.set(id, left);
@@ -91,7 +91,7 @@
   async function onFrame(data) {
     const view = new DataView(data);
     const id = view.getUint32(0), serverMs = view.getFloat32(4);
-    state.credits += 1;
+    state.inFlight = Math.max(0, state.inFlight - 1);
     maybeSend();
     const left = state.sent.get(id);
     state.sent.delete(id);
@@ -120,7 +120,8 @@
 
   function onControl(msg) {
     if (msg.type === "hello") {
-      state.credits = msg.credits;
+      state.maxCredits = msg.credits;
+      state.inFlight = 0;
       state.settings = msg.settings;
       if (!state.controlsSet) applySettingsToControls(msg.settings);
       sendSettings();
@@ -128,8 +129,11 @@
       maybeSend();
     } else if (msg.type === "dropped") {
       for (const id of msg.ids) state.sent.delete(id);
-      state.credits += msg.ids.length;
+      state.inFlight = Math.max(0, state.inFlight - msg.ids.length);
       state.dropped += msg.ids.length;
+      maybeSend();
+    } else if (msg.type === "credits") {  // more clients share the engine: fewer frames in flight each
+      state.maxCredits = msg.credits;
       maybeSend();
     } else if (msg.type === "settings") {
       state.settings = msg.settings;
@@ -215,7 +219,8 @@
       return;
     }
     state.running = true;
-    state.credits = 0;
+    state.maxCredits = 0;
+    state.inFlight = 0;
     state.sent.clear();
     $("start").textContent = "Stop";
     $("start").classList.add("stop");
