@@ -119,7 +119,7 @@ def run(options: ServeOptions, *, on_ready: Callable[[str], None] = lambda _u: N
                                 ssl_certfile=str(options.tls_cert) if options.tls_cert else None,
                                 ssl_keyfile=str(options.tls_key) if options.tls_key else None,
                                 ws_max_size=8 << 20, timeout_graceful_shutdown=3)
-        server = uvicorn.Server(config)
+        server = _server_class(uvicorn)(config)
         on_ready(url)
         # SIGTERM stops it as Ctrl-C does (uvicorn re-raises the signal once it has shut down).
         previous = signal.signal(signal.SIGTERM, signal.default_int_handler) \
@@ -129,9 +129,10 @@ def run(options: ServeOptions, *, on_ready: Callable[[str], None] = lambda _u: N
             threading.Thread(target=_stop_when, args=(stop, server), name="studio-stop", daemon=True).start()
         try:
             server.run(sockets=[sock])
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # uvicorn re-raises the signal it stopped on; not always reaching here
             interrupted = True
         finally:
+            interrupted = interrupted or server.signalled
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
             studio.sessions.close_all()
@@ -141,6 +142,20 @@ def run(options: ServeOptions, *, on_ready: Callable[[str], None] = lambda _u: N
         if temporary:
             shutil.rmtree(work_dir, ignore_errors=True)
     return ServeResult(url, interrupted)
+
+
+def _server_class(uvicorn):
+    class StudioServer(uvicorn.Server):
+        """uvicorn's server, remembering whether a signal (Ctrl-C, SIGTERM) stopped it: the
+        signal it re-raises afterwards does not always surface as a KeyboardInterrupt."""
+
+        signalled = False
+
+        def handle_exit(self, sig, frame) -> None:
+            self.signalled = True
+            super().handle_exit(sig, frame)
+
+    return StudioServer
 
 
 def _stop_when(event: threading.Event, server) -> None:
