@@ -297,6 +297,28 @@ def test_a_non_loopback_host_needs_a_token(style_file, home):
     assert result.stderr.startswith("error: ") and "--token" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("args, fragment", [
+    (["--tls-cert", "cert.pem"], "both --tls-cert and --tls-key"),
+    (["--tls-cert", "missing.pem", "--tls-key", "missing.pem"], "does not exist"),
+    (["--token", "short"], "at least 8 characters"),
+    (["--port", "{taken}"], "pass another --port"),
+], ids=["tls-half", "tls-missing", "short-token", "port-taken"])
+def test_start_errors_are_one_line(args, fragment, style_file, home, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from realtime_style.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        args = [a.replace("{taken}", str(taken.getsockname()[1])) for a in args]
+        result = CliRunner().invoke(app, ["serve", "--style", str(style_file), *args])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], result.stderr
+
+
 def test_ctrl_c_stops_the_server_with_exit_130(style_file, home):
     """The command itself: --token auto prints the URL with a generated token (like Jupyter);
     Ctrl-C with a client connected stops it cleanly, exit 130."""
