@@ -161,15 +161,43 @@ def test_newest_frame_wins_and_credits_come_back(server):
         assert stats["frames_dropped"] == len(dropped) and stats["frames_out"] == len(seen)
 
 
-def test_credits_halve_once_clients_share_the_engine(server):
-    """A lone page may have two frames in flight; once several share the engine, one each (a
-    second would only wait behind the others' frames); back to two when it is alone again."""
+def messages_until_reply(ws, timeout: float = 10.0) -> list[dict]:
+    """Control messages up to and including the next frame reply (as {"type": "frame", "id"})."""
+    seen = []
+    while True:
+        message = ws.recv(timeout=timeout)
+        if isinstance(message, bytes):
+            return [*seen, {"type": "frame", "id": split_reply(message)[0]}]
+        seen.append(json.loads(message))
+
+
+def test_a_lone_pages_credit_is_released_while_its_frame_is_at_the_engine(server):
+    """One frame in flight per page; alone on the engine, each frame's credit comes back early
+    ("release", once the model's time is known) so the next frame can travel meanwhile; with a
+    second page sharing the engine, no early releases."""
+    pic = picture(2, W, H)
     with connect(server.ws_url) as first:
-        assert hello(first)["credits"] == protocol.CREDITS == 2
+        assert hello(first)["credits"] == protocol.CREDITS == 1
+        first.send(frame_message(1, pic))
+        assert messages_until_reply(first)[-1] == {"type": "frame", "id": 1}  # the model's time is not known yet
+        released = []
+        for frame_id in (2, 3, 4):
+            first.send(frame_message(frame_id, pic))
+            got = messages_until_reply(first)
+            released += [m["id"] for m in got if m["type"] == "release"]
+            assert got[-1] == {"type": "frame", "id": frame_id}
+        time.sleep(0.2)
+        with contextlib.suppress(TimeoutError):
+            while True:  # a release may come after its reply; it is then ignored by the page
+                released.append(json.loads(first.recv(timeout=0.2))["id"])
+        assert released == [2, 3, 4]
         with connect(server.ws_url) as second:
-            assert hello(second)["credits"] == protocol.SHARED_CREDITS == 1
-            assert json.loads(first.recv(timeout=10)) == {"type": "credits", "credits": 1}
-        assert json.loads(first.recv(timeout=10)) == {"type": "credits", "credits": 2}
+            assert hello(second)["credits"] == 1
+            for frame_id in (5, 6, 7):
+                first.send(frame_message(frame_id, pic))
+                second.send(frame_message(frame_id, pic))
+                assert [m["type"] for m in messages_until_reply(first)] == ["frame"]
+                assert [m["type"] for m in messages_until_reply(second)] == ["frame"]
 
 
 def test_settings_apply_to_the_frames_after_them(server):

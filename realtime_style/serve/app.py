@@ -202,13 +202,20 @@ async def _serve_client(studio: Studio, ws: WebSocket) -> None:
         except RuntimeError:  # the loop is gone: the server stopped
             pass
 
+    def send_later(delay: float, message: dict) -> None:  # from the session's threads
+        try:
+            loop.call_soon_threadsafe(loop.call_later, delay, outbox.put_nowait, message)
+        except RuntimeError:
+            pass
+
     def ended(session: ClientSession, error: BaseException | None) -> None:
         if error is not None:
             studio.sessions.errors += 1
             studio.on_note(f"client {session.id}: {type(error).__name__}: {error}")
             send(_Close(protocol.CLOSE_INTERNAL, f"server error: {error}"))
 
-    session = ClientSession(studio.pool, studio.defaults, send, smooth_on=studio.smooth_on, on_end=ended)
+    session = ClientSession(studio.pool, studio.defaults, send, smooth_on=studio.smooth_on, send_later=send_later,
+                            on_end=ended)
     await ws.accept()
     if not studio.sessions.add(session):
         reason = f"busy: {studio.sessions.max_clients} clients are connected already (--max-clients)"
@@ -216,7 +223,7 @@ async def _serve_client(studio: Studio, ws: WebSocket) -> None:
         await ws.close(protocol.CLOSE_BUSY, reason)
         return
     # Everything to the page goes through the outbox, in order: hello first.
-    outbox.put_nowait({"type": "hello", "session": session.id, "credits": session.credits,
+    outbox.put_nowait({"type": "hello", "session": session.id, "credits": protocol.CREDITS,
                        "styles": studio.pool.names, "settings": session.settings.to_json(),
                        "smooth_on": studio.smooth_on, "provider": studio.pool.provider})
     session.start()

@@ -6,15 +6,17 @@ the server (float32, big-endian), then the stylized JPEG.
 
 Text messages are JSON objects with a ``type``. Page -> server: ``settings`` (any of
 ``style``, ``strength`` 0..1, ``preserve_color``, ``smooth`` (bool, or 0..1), ``mirror``).
-Server -> page: ``hello`` (session id, credits, styles, settings), ``credits`` (a new number
-of frames in flight), ``settings`` (as they now are), ``dropped`` (ids replaced by newer
-frames: their credits come back), ``style`` (a style loading, ready or failed), ``busy``.
+Server -> page: ``hello`` (session id, credits, styles, settings), ``release`` (a frame's
+credit, back before its reply), ``settings`` (as they now are), ``dropped`` (ids replaced by
+newer frames: their credits come back), ``style`` (a style loading, ready or failed), ``busy``.
 
-Credits: the page may have that many frames in flight (sent, and neither back nor dropped).
-A lone client gets ``CREDITS`` (two: one at the engine while the next one travels, so the
-engine never waits for the network); once several share the engine, each gets
-``SHARED_CREDITS`` (one: the others' frames keep the engine busy, and a second frame would only
-wait, doubling the latency). A frame sent beyond the credits is simply the newest one: it
+Credits: the page may have ``CREDITS`` frame in flight (sent, and neither back, released nor
+dropped). With several pages the others' frames keep the engine busy while one travels. A lone
+page's frame would leave the engine idle for the trip, so the server releases its credit while
+it is still at the engine, timed so the next frame arrives as the engine frees up (the model's
+time per frame less the page's measured time to send one): the engine stays busy and the next
+frame is captured as late as it can be, instead of waiting at the server a whole model time (a
+second credit would do that). A frame sent beyond the credits is simply the newest one: it
 replaces a waiting one, never queues.
 
 Anything malformed closes that client only, with ``CLOSE_MALFORMED`` and a reason.
@@ -27,8 +29,7 @@ import json
 import math
 import struct
 
-CREDITS = 2  # frames a lone page may have in flight: one at the engine, one arriving
-SHARED_CREDITS = 1  # each page's, once several share the engine
+CREDITS = 1  # frames a page may have in flight (a lone page's is released early, see above)
 MAX_FRAME_BYTES = 4 << 20  # one JPEG frame
 MAX_TEXT_BYTES = 4096
 MAX_PIXELS = 1920 * 1088  # the largest frame accepted (1080p)
@@ -62,10 +63,6 @@ class ClientSettings:
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def credits_for(clients: int) -> int:
-    return CREDITS if clients <= 1 else SHARED_CREDITS
 
 
 def split_frame(data: bytes) -> tuple[int, bytes]:

@@ -32,7 +32,6 @@ from realtime_style.serve.protocol import (
     MAX_PIXELS,
     ClientSettings,
     ProtocolError,
-    credits_for,
     pack_reply,
 )
 from realtime_style.temporal.smoother import Smoother
@@ -40,6 +39,8 @@ from realtime_style.temporal.smoother import Smoother
 JPEG_QUALITY = 85
 
 Send = Callable[[object], None]  # bytes (a frame) or a dict (JSON); called from any thread
+SendLater = Callable[[float, dict], None]  # (seconds from now, a JSON message)
+EMA = 0.2  # weight of the newest sample in the model-time and send-time estimates
 
 
 def jpeg_size(data: bytes) -> tuple[int, int]:
@@ -131,6 +132,7 @@ class SessionCounters:
 
 class ClientSession:
     def __init__(self, pool: EnginePool, settings: ClientSettings, send: Send, *, smooth_on: float,
+                 send_later: SendLater | None = None,
                  on_end: Callable[["ClientSession", BaseException | None], None] = lambda _s, _e: None) -> None:
         self.id = secrets.token_hex(4)
         self.pool = pool
@@ -138,8 +140,14 @@ class ClientSession:
         self.smooth_on = smooth_on
         self.started = time.time()
         self.counters = SessionCounters()
-        self.credits = 0  # what the page was last told (hello, then ``credits`` messages)
+        # Alone on the engine: each frame's credit goes back while it is still at the engine
+        # (protocol.py), at the model's time per frame less the page's time to send one.
+        self.release_early = False
+        self._model_s = 0.0  # estimates (EMA): inference time per frame ...
+        self._send_s = 0.0  # ... and release sent -> the next frame received
+        self._released_at: float | None = None
         self._send = send
+        self._send_later = send_later
         self._on_end = on_end
         self._slot: Latest[Frame] = Latest()
         self._lock = threading.Lock()
@@ -155,6 +163,9 @@ class ClientSession:
         """A decoded frame from the page (any thread); the settings it is stylized with are
         the ones in force now."""
         s = self.settings
+        if self._released_at is not None:
+            self._send_s = _ema(self._send_s, time.perf_counter() - self._released_at)
+            self._released_at = None
         frame = Frame(index=frame_id, rgb=rgb, settings=FrameSettings(
             strength=s.strength, preserve_color=s.preserve_color, smooth=s.smooth, style=s.style))
         with self._lock:
@@ -162,12 +173,6 @@ class ClientSession:
             self.counters.frames_in += 1
             self.counters.size = f"{rgb.shape[1]}x{rgb.shape[0]}"
         self._slot.put(frame)
-
-    def offer_credits(self, credits: int) -> None:
-        """Tell the page how many frames it may have in flight, if that changed."""
-        if credits != self.credits:
-            self.credits = credits
-            self._send({"type": "credits", "credits": credits})
 
     def close(self) -> None:
         """End the session: the pipeline finishes the frame in hand and stops."""
@@ -187,7 +192,13 @@ class ClientSession:
         s = frame.settings
         engine = self.pool.get(s.style)
         with self.pool.gate:
+            start = time.perf_counter()
+            if self.release_early and self._send_later is not None and self._model_s:
+                delay = max(0.0, 0.9 * self._model_s - self._send_s)
+                self._send_later(delay, {"type": "release", "id": frame.index})
+                self._released_at = start + delay
             frame.output = engine.stylize(frame.rgb, strength=s.strength, preserve_color=s.preserve_color)
+            self._model_s = _ema(self._model_s, time.perf_counter() - start)
         return frame
 
     def _deliver(self, frame: Frame) -> None:
@@ -230,6 +241,10 @@ class ClientSession:
                     "connected_s": round(time.time() - self.started, 1)}
 
 
+def _ema(value: float, sample: float) -> float:
+    return sample if not value else (1.0 - EMA) * value + EMA * sample
+
+
 class SessionRegistry:
     """The sessions open now, at most ``max_clients``."""
 
@@ -242,15 +257,14 @@ class SessionRegistry:
         self.errors = 0
 
     def add(self, session: ClientSession) -> bool:
-        """Register ``session`` (False when --max-clients are open); its ``credits`` are set,
-        and every other page told its own new number."""
+        """Register ``session`` (False when --max-clients are open); only a session alone on
+        the engine has its credits released early."""
         with self._lock:
             if len(self._sessions) >= self.max_clients:
                 self.refused += 1
                 return False
             self._sessions[session.id] = session
             self.opened += 1
-            session.credits = credits_for(len(self._sessions))
         self._rebalance()
         return True
 
@@ -263,7 +277,7 @@ class SessionRegistry:
         with self._lock:
             sessions = list(self._sessions.values())
         for s in sessions:
-            s.offer_credits(credits_for(len(sessions)))
+            s.release_early = len(sessions) == 1
 
     def all(self) -> list[ClientSession]:
         with self._lock:

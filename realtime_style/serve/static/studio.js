@@ -12,7 +12,7 @@
   const video = $("original"), output = $("output"), ctx = output.getContext("2d");
   const capture = document.createElement("canvas"), captureCtx = capture.getContext("2d");
   const state = {
-    ws: null, stream: null, maxCredits: 0, inFlight: 0, nextId: 1, sent: new Map(), fresh: false, encoding: false,
+    ws: null, stream: null, maxCredits: 0, inFlight: 0, released: new Set(), nextId: 1, sent: new Map(), fresh: false, encoding: false,
     lastDrawn: 0, shown: 0, dropped: 0, drawTimes: [], latencies: [], serverMs: [], running: false,
     styles: [], settings: null,
   };
@@ -88,10 +88,14 @@
   }
 
   // -- receiving --------------------------------------------------------------------------------------
+  function giveBack(id) {  // a frame's credit, unless the server released it early already
+    if (!state.released.delete(id)) state.inFlight = Math.max(0, state.inFlight - 1);
+  }
+
   async function onFrame(data) {
     const view = new DataView(data);
     const id = view.getUint32(0), serverMs = view.getFloat32(4);
-    state.inFlight = Math.max(0, state.inFlight - 1);
+    giveBack(id);
     maybeSend();
     const left = state.sent.get(id);
     state.sent.delete(id);
@@ -128,13 +132,15 @@
       message(`streaming (${msg.provider}); session ${msg.session}`);
       maybeSend();
     } else if (msg.type === "dropped") {
-      for (const id of msg.ids) state.sent.delete(id);
-      state.inFlight = Math.max(0, state.inFlight - msg.ids.length);
+      for (const id of msg.ids) { state.sent.delete(id); giveBack(id); }
       state.dropped += msg.ids.length;
       maybeSend();
-    } else if (msg.type === "credits") {  // more clients share the engine: fewer frames in flight each
-      state.maxCredits = msg.credits;
-      maybeSend();
+    } else if (msg.type === "release") {  // the frame is still at the engine: the next one may leave now
+      if (state.sent.has(msg.id) && !state.released.has(msg.id)) {
+        state.released.add(msg.id);
+        state.inFlight = Math.max(0, state.inFlight - 1);
+        maybeSend();
+      }
     } else if (msg.type === "settings") {
       state.settings = msg.settings;
     } else if (msg.type === "style") {
@@ -221,6 +227,7 @@
     state.running = true;
     state.maxCredits = 0;
     state.inFlight = 0;
+    state.released.clear();
     state.sent.clear();
     $("start").textContent = "Stop";
     $("start").classList.add("stop");
