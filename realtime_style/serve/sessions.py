@@ -183,10 +183,6 @@ class ClientSession:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
     # -- the pipeline's side (its threads) --------------------------------------------------------
     def _stylize(self, frame: Frame) -> Frame:
         s = frame.settings
