@@ -11,7 +11,9 @@ Playwright), each with a fake camera playing the synthetic scene at 30 fps from 
 ``--size`` (the page's resolution choice). Per client count: after ``--warmup`` seconds, the
 frames each page drew in ``--seconds``, and the latency the page measured (a frame leaving the
 page to its stylized frame drawn: p50/p95 of that window), with the server's /api/stats beside
-it. Note that the browser (camera, canvas, JPEG both ways) runs on the same cores as the server.
+it, and the engine's model-only FPS measured just before (as the studio builds it: on this
+shared machine it is what bounds the studio at that moment). Note that the browser (camera,
+canvas, JPEG both ways) runs on the same cores as the server.
 Goal (issue 18) for one client: >= 20 FPS, p95 <= 150 ms; the acceptance check: >= 12 FPS,
 p95 <= 250 ms.
 
@@ -99,7 +101,19 @@ def reset(page) -> None:
     page.evaluate("window.studio.state.latencies.length = 0")
 
 
-def measure(chrome, studio: StudioProcess, clients: int, resolution: str, warmup: float, seconds: float) -> dict:
+def model_fps_now(style: str, size: tuple[int, int]) -> float:
+    """The engine alone, built as the studio builds it, at this moment (the machine is shared):
+    what the studio's frame rate is bounded by."""
+    from realtime_style.engine.factory import EngineSpec, open_engine
+    from realtime_style.engine.timing import model_fps
+
+    engine = open_engine(EngineSpec(style).with_options(workers=1, spin=False))
+    return round(model_fps(engine, size[1], size[0], runs=20), 2)
+
+
+def measure(chrome, studio: StudioProcess, clients: int, resolution: str, warmup: float, seconds: float,
+            style: str) -> dict:
+    model_now = model_fps_now(style, harness.size(resolution))
     pages = [browser.open_studio(chrome, studio.url, resolution=resolution) for _ in range(clients)]
     try:
         for page in pages:
@@ -122,7 +136,7 @@ def measure(chrome, studio: StudioProcess, clients: int, resolution: str, warmup
         per_page.append({"fps": round((s["frames_shown"] - s0) / wall, 2), "latency_ms": s["latency_ms"],
                          "dropped": s["dropped"], "server_ms_p50": s["server_ms"]["p50"]})
     fps = [p["fps"] for p in per_page]
-    return {"clients": clients, "size": resolution, "seconds": round(wall, 1),
+    return {"clients": clients, "size": resolution, "seconds": round(wall, 1), "model_fps_before": model_now,
             "fps_per_client": fps, "fps_total": round(sum(fps), 2), "fps_min": min(fps),
             "latency_p50_ms": [p["latency_ms"]["p50"] for p in per_page],
             "latency_p95_ms": [p["latency_ms"]["p95"] for p in per_page],
@@ -224,8 +238,8 @@ def main() -> None:
                         report["soak"] = soak(chrome, studio, args.soak_clients, args.soak_seconds, args.churn,
                                               args.size)
                     else:
-                        report["runs"] = [measure(chrome, studio, int(n), args.size, args.warmup, args.seconds)
-                                          for n in args.clients.split(",")]
+                        report["runs"] = [measure(chrome, studio, int(n), args.size, args.warmup, args.seconds,
+                                                  style) for n in args.clients.split(",")]
                         one = next((r for r in report["runs"] if r["clients"] == 1), None)
                         if one is not None:
                             report["goal_one_client"] = {
