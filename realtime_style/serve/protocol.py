@@ -14,10 +14,10 @@ Credits: the page may have ``CREDITS`` frame in flight (sent, and neither back, 
 dropped). With several pages the others' frames keep the engine busy while one travels. A lone
 page's frame would leave the engine idle for the trip, so the server releases its credit while
 it is still at the engine, timed so the next frame arrives as the engine frees up (the model's
-time per frame less the page's measured time to send one): the engine stays busy and the next
-frame is captured as late as it can be, instead of waiting at the server a whole model time (a
-second credit would do that). A frame sent beyond the credits is simply the newest one: it
-replaces a waiting one, never queues.
+time per frame less the page's measured time to send one, less a margin for how much that
+varies): the engine stays busy, and with a slow model the next frame is captured as late as it
+can be instead of waiting at the server for most of a model time (a second credit would do that).
+A frame sent beyond the credits is simply the newest one: it replaces a waiting one, never queues.
 
 Anything malformed closes that client only, with ``CLOSE_MALFORMED`` and a reason.
 """

@@ -41,6 +41,7 @@ JPEG_QUALITY = 85
 Send = Callable[[object], None]  # bytes (a frame) or a dict (JSON); called from any thread
 SendLater = Callable[[float, dict], None]  # (seconds from now, a JSON message)
 EMA = 0.2  # weight of the newest sample in the model-time and send-time estimates
+RELEASE_MARGIN_S = 0.003
 
 
 def jpeg_size(data: bytes) -> tuple[int, int]:
@@ -144,7 +145,8 @@ class ClientSession:
         # (protocol.py), at the model's time per frame less the page's time to send one.
         self.release_early = False
         self._model_s = 0.0  # estimates (EMA): inference time per frame ...
-        self._send_s = 0.0  # ... and release sent -> the next frame received
+        self._send_s = 0.0  # ... and release sent -> the next frame received, and how much that varies
+        self._send_dev = 0.0
         self._released_at: float | None = None
         self._send = send
         self._send_later = send_later
@@ -164,7 +166,9 @@ class ClientSession:
         the ones in force now."""
         s = self.settings
         if self._released_at is not None:
-            self._send_s = _ema(self._send_s, time.perf_counter() - self._released_at)
+            sample = min(1.0, time.perf_counter() - self._released_at)
+            self._send_dev = _ema(self._send_dev, abs(sample - self._send_s)) if self._send_s else 0.0
+            self._send_s = _ema(self._send_s, sample)
             self._released_at = None
         frame = Frame(index=frame_id, rgb=rgb, settings=FrameSettings(
             strength=s.strength, preserve_color=s.preserve_color, smooth=s.smooth, style=s.style))
@@ -190,7 +194,9 @@ class ClientSession:
         with self.pool.gate:
             start = time.perf_counter()
             if self.release_early and self._send_later is not None and self._model_s:
-                delay = max(0.0, 0.9 * self._model_s - self._send_s)
+                # Early enough that the next frame is nearly always here when the engine frees:
+                # a frame late by a little idles the engine, one early by a little only waits.
+                delay = max(0.0, self._model_s - self._send_s - 2.5 * self._send_dev - RELEASE_MARGIN_S)
                 self._send_later(delay, {"type": "release", "id": frame.index})
                 self._released_at = start + delay
             frame.output = engine.stylize(frame.rgb, strength=s.strength, preserve_color=s.preserve_color)
