@@ -23,7 +23,9 @@ from realtime_style.models.registry import DEFAULT_STYLE
 # Metavars in help: Typer would print <str>, <int range>, <list[str]>; these say what to type.
 _METAVARS = {"style": "NAME|PATH", "output": "PATH", "json_path": "PATH", "stats": "PATH", "record": "PATH",
              "plot": "PATH", "out": "PATH", "data": "DIR", "teacher_cache": "DIR", "style_image": "IMAGE",
-             "vgg_weights": "PATH", "verify_image": "IMAGE", "sizes": "WxH,...", "providers": "LIST",
+             "vgg_weights": "PATH",
+             "tls_cert": "PATH", "tls_key": "PATH", "allow_host": "NAME", "host": "ADDRESS",
+             "verify_image": "IMAGE", "sizes": "WxH,...", "providers": "LIST",
              "precisions": "LIST", "source": "0|PATH|synthetic", "init": "NAME|PATH", "teacher": "NAME|PATH",
              **dict.fromkeys(("provider", "precision", "codec", "preset", "mode", "flow", "arch", "device",
                               "optimizer", "fmt", "motion", "name", "license", "artwork"), "NAME")}
@@ -485,6 +487,60 @@ def live(
          f"(model {s['model_fps']:.1f} fps, {s['provider']}); latency p50 {lat['p50']} ms, p95 {lat['p95']} ms"
          + (f"; recorded {_count(result.recorded, 'frame')} to {record}" if record else ""))
     if result.interrupted:
+        raise typer.Exit(130)
+
+
+# -- serve -----------------------------------------------------------------------------------
+@app.command()
+@reports_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (any other than loopback needs --token).")] = \
+        "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 = any free one).")] = 8000,
+    token: Annotated[Optional[str], typer.Option(help="Required on every request and on the stream "
+                                                 "(Authorization: Bearer T or ?token=T); 'auto' generates one "
+                                                 "and prints the URL with it.")] = None,
+    style: StyleOpt = None,
+    provider: ProviderOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    max_side: MaxSideOpt = 0,
+    strength: StrengthOpt = 1.0,
+    preserve_color: PreserveOpt = False,
+    threads: ThreadsOpt = 0,
+    smooth: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help=f"Smoothing a new page starts with "
+                                                    f"(default: as `live`, {DEFAULT_SMOOTH} on a GPU, off on "
+                                                    "the CPU); the page's checkbox toggles it.")] = None,
+    max_clients: Annotated[int, typer.Option(min=1, help="Pages streaming at once; more are told the "
+                                             "studio is busy.")] = 4,
+    max_upload_mb: Annotated[int, typer.Option(min=1, help="Largest video upload (413 beyond it).")] = 2048,
+    allow_host: Annotated[Optional[list[str]], typer.Option(help="Another name the server may be reached by "
+                                                            "(Host header check against DNS rebinding; "
+                                                            "repeatable; '*' = any).")] = None,
+    tls_cert: Annotated[Optional[str], typer.Option(help="PEM certificate: serve HTTPS (browsers give the "
+                                                    "camera only to https pages and localhost).")] = None,
+    tls_key: Annotated[Optional[str], typer.Option(help="PEM private key of --tls-cert.")] = None,
+    retention_minutes: Annotated[float, typer.Option(min=0.0, help="Converted videos are removed this long "
+                                                     "after their job finished.")] = 60.0,
+) -> None:
+    """The web studio: your webcam stylized in the browser (locally, or from a GPU server), and
+    video uploads converted frame-exact with audio kept."""
+    from realtime_style.jobs import serve as job
+
+    spec = _engine(style, provider=provider, precision=precision, max_side=max_side, strength=strength,
+                   preserve_color=preserve_color, threads=threads)
+    options = job.ServeOptions(host=host, port=port, token=token, engine=spec, max_upload_mb=max_upload_mb,
+                               max_clients=max_clients, allow_hosts=tuple(allow_host or ()),
+                               tls_cert=Path(tls_cert) if tls_cert else None,
+                               tls_key=Path(tls_key) if tls_key else None, retention_minutes=retention_minutes,
+                               smooth=smooth)
+
+    def ready(url: str) -> None:
+        _err(f"studio: {url}")
+        _err("stop it with Ctrl-C")
+
+    result = job.run(options, on_ready=ready, on_note=_note)
+    if result.interrupted:
+        _err("stopped")
         raise typer.Exit(130)
 
 

@@ -28,6 +28,10 @@ class ProviderError(StyleError):
     """An execution provider that was asked for explicitly cannot load."""
 
 
+class ServeError(StyleError):
+    """The web studio cannot start: its address is taken, a TLS file is missing, a token is needed."""
+
+
 class MissingExtra(StyleError):
     """A command needs an optional dependency group that is not installed."""
 

@@ -19,7 +19,8 @@ import realtime_style
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
 # modules the scripts import, not scripts
-HELPERS = {BENCHMARKS / "harness.py", BENCHMARKS / "scenes.py", BENCHMARKS / "builders" / "smoke.py"}
+HELPERS = {BENCHMARKS / "harness.py", BENCHMARKS / "scenes.py", BENCHMARKS / "browser.py",
+           BENCHMARKS / "builders" / "smoke.py"}
 SCRIPTS = sorted(p for p in [*BENCHMARKS.glob("*.py"), *(BENCHMARKS / "builders").glob("*.py")] if p not in HELPERS)
 
 

@@ -667,7 +667,7 @@ def test_help_has_plain_metavars_and_names_the_default_style():
     import re
 
     commands = ["image", "convert", "live", "eval", "bench", "bench-compare", "export", "distill", "train",
-                "optimize", "doctor", "models list", "models info", "models import", "models pull"]
+                "optimize", "doctor", "serve", "models list", "models info", "models import", "models pull"]
     for command in commands:
         res = invoke(*command.split(), "--help")
         ok(res)
