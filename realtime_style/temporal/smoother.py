@@ -35,10 +35,12 @@ as much as the confidence allows (up to ``MAX_CARRY`` of it per frame). As a pip
 it takes each frame's strength from the frame's settings where they name one (live: the
 ``s`` key), so nobody changes a smoother another thread is using.
 
-Cost: flow, confidence and the trust tests run at ``FLOW_SCALE`` of the frame size (or
-below); the full-size work is one remap, one clamp, one blend and a luminance-only
-sharpening. Measured (``benchmarks/smoothing_cost.py``) in ``benchmarks/RESULTS.md``, sections
-"2026-11-22 · Smoothing, third round: ..." (issue 6) and "2026-12-01 · Smoothing under large motion" (issue 16).
+Cost: flow, confidence and the trust tests run at ``FLOW_SCALE`` of the frame size, at most
+``MAX_FLOW_SIDE`` long (or below); the full-size work is one remap, one clamp, one blend and a
+luminance-only sharpening, done in bands of ``STRIP_ROWS`` rows that stay in the cache; the
+texture budget is judged on small copies. Measured (``benchmarks/smoothing_cost.py --parts``)
+in ``benchmarks/RESULTS.md``, sections "2026-11-22 · Smoothing, third round: ..." (issue 6) and
+"2026-12-01 · Smoothing under large motion" (issue 16, its third round: the cost).
 """
 
 from __future__ import annotations
