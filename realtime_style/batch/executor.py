@@ -21,6 +21,7 @@ class Event:
     error: str = ""  # failed: the unit's own error (its input is at fault); lost: why the worker is gone
     frames: int = 0  # progress: frames written since the last progress event
     pid: int | None = None  # started: the worker's process id (local workers)
+    ref: str = ""  # started: the Ray actor as "namespace/name" (ray workers)
 
 
 class Executor(Protocol):
