@@ -506,9 +506,9 @@ def batch(
     if as_json:
         typer.echo(json.dumps(result.as_json(), indent=1))
     done, skipped, failed = result.count("done"), result.count("skipped"), result.failed
-    summary = (f"{done} of {_count(len(result.inputs), 'input')} written to {result.outdir} in {result.wall_s:.1f} s "
-               f"({result.engine}, {_count(result.workers, 'worker')})" + (f", {skipped} skipped (done before)"
-                                                                           if skipped else ""))
+    pool = f" ({result.engine}, {_count(result.workers, 'worker')})" if result.workers else ""
+    summary = (f"{done} of {_count(len(result.inputs), 'input')} written to {result.outdir} in {result.wall_s:.1f} s"
+               f"{pool}" + (f", {skipped} skipped (done before)" if skipped else ""))
     if result.interrupted:
         _err(f"interrupted: {summary}; finished files and segments are kept, a rerun does the rest")
         raise typer.Exit(130)

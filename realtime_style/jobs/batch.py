@@ -92,12 +92,13 @@ def _ignore(*_args) -> None:
     pass
 
 
-def output_options(options: BatchOptions, segment_s: float | None) -> dict:
-    """What shapes an output: a recorded input is redone when any of these change."""
+def output_options(options: BatchOptions) -> dict:
+    """What shapes an output: a recorded input is redone when any of these change (not the
+    segment length: a segmented output has the same frames and timestamps as a whole one)."""
     spec, eng = options.worker, options.worker.engine.options
     return {"style": options.worker.engine.style, "strength": eng.strength, "preserve_color": eng.preserve_color,
             "max_side": eng.max_side, "precision": eng.precision, "smooth": spec.smooth, "codec": spec.codec,
-            "crf": spec.crf, "preset": spec.preset, "audio": spec.audio, "segment_seconds": segment_s}
+            "crf": spec.crf, "preset": spec.preset, "audio": spec.audio}
 
 
 def count_workers(options: BatchOptions) -> tuple[int, list[int] | None]:
@@ -268,14 +269,17 @@ def run(options: BatchOptions, *, on_note: Callable[[str], None] = _ignore,
     summaries: list[InputSummary] = [InputSummary(arg, "", states.FAILED, error=f"{arg}: no such file "
                                                   "(or a pattern that matches nothing)") for arg in found.missing]
     batch = _Batch(options, outdir, state, on_input, on_progress, on_unit)
+    todo = _triage(options, found.files, names, state, summaries, outdir)
+    state.save()
+    for s in summaries:
+        if s.state in (states.FAILED, "skipped"):
+            on_input(s)
     executor = None
+    workers, split_s = 0, 0.0
     try:
-        executor = make_executor(options, on_note) if found.files else None
+        executor = make_executor(options, on_note) if todo else None
         workers = executor.workers if executor else 0
-        units, split_s = _plan(options, found.files, names, state, batch, summaries, workers, outdir)
-        for s in summaries:
-            if s.state in (states.FAILED, "skipped"):
-                on_input(s)
+        units, split_s = _plan(options, todo, state, batch, workers, outdir)
         on_start(sum(i.frames_expected for i in batch.inputs.values()))
         if units:
             with Interrupt(on_first=stop.set, message="\nstopping: finished files and segments are kept "
@@ -289,39 +293,32 @@ def run(options: BatchOptions, *, on_note: Callable[[str], None] = _ignore,
                 item.summary.state = states.PENDING
                 item.record["state"] = states.PENDING
                 _clean_temporaries(item.workdir)
-        if batch.inputs:
-            state.save()
+        state.save()
         with contextlib.suppress(OSError):
             (outdir / WORKDIR).rmdir()  # only when empty: nothing is left to resume
     return BatchResult(outdir, options.engine, workers, summaries, time.perf_counter() - t0,
                        interrupted=stop.is_set(), split_s=split_s, join_s=batch.join_s)
 
 
-def _plan(options: BatchOptions, files: list[Path], names: dict[str, str], state: states.BatchState,
-          batch: _Batch, summaries: list[InputSummary], workers: int, outdir: Path) -> tuple[list[Unit], float]:
-    units: list[Unit] = []
-    split_s = 0.0
-    smooth = options.worker.smooth
+def _triage(options: BatchOptions, files: list[Path], names: dict[str, str], state: states.BatchState,
+            summaries: list[InputSummary], outdir: Path) -> list[tuple[Path, InputSummary]]:
+    """Inputs done by an earlier run are skipped, unreadable ones and those whose output is
+    someone else's file fail; the rest are returned, in order."""
+    todo = []
+    opts = output_options(options)
     for path in files:
         key = planning.input_key(path)
         name = names[key]
         summary = InputSummary(str(path), str(outdir / name), states.PENDING)
         summaries.append(summary)
+        record = state.inputs.get(key, {})
         try:
             planning.check_readable(path)
         except InputError as exc:
             summary.state, summary.error = states.FAILED, str(exc)
+            state.record(key).update(input=str(path), output=name, state=states.FAILED, error=str(exc), segments=[])
             continue
-        source = states.fingerprint(path)
-        record = state.record(key)
-        t = time.perf_counter()
-        packets = planning.scan_packets(path)
-        split_s += time.perf_counter() - t
-        duration = (max(packets.pts) - min(packets.pts)) * float(packets.time_base) if packets and packets.pts else 0
-        seg_s = options.segment_seconds if options.segment_seconds is not None else \
-            planning.auto_segment_seconds(duration, workers)
-        opts = output_options(options, seg_s)
-        if states.is_done(record, outdir, source, opts):
+        if states.is_done(record, outdir, states.fingerprint(path), opts):
             summary.state = "skipped"
             summary.frames = record.get("frames", 0)
             summary.worker = list(record.get("worker") or [])
@@ -330,7 +327,31 @@ def _plan(options: BatchOptions, files: list[Path], names: dict[str, str], state
         if target.exists() and not options.overwrite and record.get("output") != name:
             summary.state = states.FAILED
             summary.error = f"{target} exists and no earlier batch here wrote it; pass --overwrite to replace it"
+            state.record(key).update(input=str(path), output=None, state=states.FAILED, error=summary.error)
             continue
+        state.record(key)["output"] = name
+        todo.append((path, summary))
+    return todo
+
+
+def _plan(options: BatchOptions, todo: list[tuple[Path, InputSummary]], state: states.BatchState, batch: _Batch,
+          workers: int, outdir: Path) -> tuple[list[Unit], float]:
+    """Each remaining input's units: the whole file, or its segments not done by an earlier run."""
+    units: list[Unit] = []
+    split_s = 0.0
+    smooth = options.worker.smooth
+    opts = output_options(options)
+    for path, summary in todo:
+        key = planning.input_key(path)
+        record = state.record(key)
+        name = record["output"]
+        source = states.fingerprint(path)
+        t = time.perf_counter()
+        packets = planning.scan_packets(path)
+        split_s += time.perf_counter() - t
+        duration = (max(packets.pts) - min(packets.pts)) * float(packets.time_base) if packets and packets.pts else 0
+        seg_s = options.segment_seconds if options.segment_seconds is not None else \
+            planning.auto_segment_seconds(duration, workers)
         workdir = outdir / WORKDIR / Path(name).stem
         _clean_temporaries(workdir)
         segments = planning.plan_segments(packets, seg_s, planning.WARMUP_FRAMES if smooth > 0 else 0) \
