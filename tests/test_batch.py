@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -230,6 +232,39 @@ def test_an_output_no_batch_wrote_is_kept_unless_overwrite(work, tmp_path):
     assert (out / "short.mp4").read_bytes() == b"mine"
     ok(invoke("batch", root / "short.mp4", "-o", out, "--style", model, "--overwrite", *COMMON))
     assert decode(out / "short.mp4").count == 20
+
+
+def test_ctrl_c_stops_keeps_finished_files_and_exits_130(work, tmp_path):
+    root, model, _ = work
+    inputs = []
+    for i in range(8):
+        inputs.append(make_long(tmp_path / f"clip{i}.mp4"))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "realtime_style", "batch", *map(str, inputs), "-o", str(out), "--style", str(model),
+           "--segment-seconds", "0.5", *COMMON]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            if line.startswith("done "):
+                proc.send_signal(signal.SIGINT)
+                break
+        rest = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, "".join(lines) + rest
+    assert "interrupted" in rest and "Traceback" not in rest
+    state = json.loads((out / "batch.json").read_text())["inputs"]
+    done = [r for r in state.values() if r["state"] == "done"]
+    assert done and len(done) < 8
+    for record in done:
+        assert decode(out / record["output"]).count == FRAMES
+    assert not [p for p in out.iterdir() if p.name.startswith(".") and p.name != ".batch"]  # no temporaries
+    for record in state.values():  # a file not done has no output, only (maybe) finished segments
+        assert record["state"] in ("done", "pending")
+        if record["state"] == "pending":
+            assert not (out / record["output"]).exists()
 
 
 # -- one-line errors ------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ loopback. A Ray cluster has no authentication of its own: keep its ports private
 from __future__ import annotations
 
 import dataclasses
+import os
+import socket
 import tempfile
 import uuid
 from pathlib import Path
@@ -26,6 +28,7 @@ from realtime_style.errors import InputError, MissingExtra, StyleError
 from realtime_style.fsutil import write_bytes_atomic
 from realtime_style.io.video_file import FrameWindow
 
+CONNECT_TIMEOUT_S = 10.0
 READY_TIMEOUT_S = 300.0  # an actor opening its engine (a TensorRT engine build can take minutes)
 
 
@@ -97,6 +100,31 @@ def _piece_suffix(demuxer: str, suffix: str) -> str:
     return {"matroska": ".mkv", "mov": ".mov", "mp4": ".mp4"}[_piece_format(demuxer, suffix)]
 
 
+def _host_port(address: str) -> tuple[str, int | None]:
+    host, _, port = address.rpartition(":")
+    if not host:
+        return address.strip("[]"), None
+    return host.strip("[]"), int(port) if port.isdigit() else None
+
+
+def _is_loopback(address: str) -> bool:
+    host = _host_port(address)[0]
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _check_reachable(address: str) -> None:
+    """HOST:PORT answers at all (Ray itself retries for minutes before it gives up)."""
+    host, port = _host_port(address)
+    if port is None:
+        raise StyleError(f"--address {address}: give HOST:PORT (the head's GCS port, 6379 unless `ray start "
+                         "--port` said otherwise) or auto")
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise StyleError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); is it running "
+                         "(`ray status`), and is the port right?") from exc
+
+
 @dataclasses.dataclass
 class _Slot:
     name: str
@@ -110,6 +138,13 @@ class RayExecutor:
 
     def __init__(self, spec: WorkerSpec, *, workers: int = 0, address: str | None = None,
                  on_note: Callable[[str], None] = lambda _m: None) -> None:
+        if address is None or _is_loopback(address):
+            # Ray turns a loopback address into this machine's other one, and binds its local
+            # instances there, unless told it runs on one machine only: then everything stays on
+            # 127.0.0.1 (read when ray is imported).
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        if address not in (None, "auto"):
+            _check_reachable(address)
         try:
             import ray
         except ImportError as exc:
@@ -152,6 +187,8 @@ class RayExecutor:
                   "configure_logging": True}
         try:
             if address:
+                if _is_loopback(address):  # a cluster on this machine's loopback: the driver stays on it too
+                    kwargs["_node_ip_address"] = "127.0.0.1"
                 ray.init(address=address, **kwargs)
             else:
                 from realtime_style.engine.engine import usable_cores
