@@ -41,6 +41,7 @@ class BatchOptions:
     segment_seconds: float | None = None  # None: automatic; 0: never split
     overwrite: bool = False  # replace existing outputs that no earlier batch in OUTDIR wrote
     max_retries: int = 2
+    warmup_frames: int = planning.WARMUP_FRAMES  # frames before a cut the smoother sees first (with smoothing on)
 
 
 @dataclasses.dataclass
@@ -68,6 +69,7 @@ class BatchResult:
     inputs: list[InputSummary]
     wall_s: float
     interrupted: bool = False
+    startup_s: float = 0.0  # starting the executor (processes spawned; Ray started or joined, actors ready)
     split_s: float = 0.0  # demuxing for the cuts
     join_s: float = 0.0  # remuxing segments and audio
 
@@ -84,7 +86,8 @@ class BatchResult:
                 "done": self.count(states.DONE), "skipped": self.count("skipped"), "failed": len(self.failed),
                 "pending": self.count(states.PENDING), "interrupted": self.interrupted, "frames": frames,
                 "seconds": round(self.wall_s, 3), "fps": round(frames / self.wall_s, 2) if self.wall_s else 0.0,
-                "split_s": round(self.split_s, 3), "join_s": round(self.join_s, 3),
+                "startup_s": round(self.startup_s, 3), "split_s": round(self.split_s, 3),
+                "join_s": round(self.join_s, 3),
                 "inputs": [i.as_json() for i in self.inputs]}
 
 
@@ -275,9 +278,11 @@ def run(options: BatchOptions, *, on_note: Callable[[str], None] = _ignore,
         if s.state in (states.FAILED, "skipped"):
             on_input(s)
     executor = None
-    workers, split_s = 0, 0.0
+    workers, split_s, startup_s = 0, 0.0, 0.0
     try:
+        t_start = time.perf_counter()
         executor = make_executor(options, on_note) if todo else None
+        startup_s = time.perf_counter() - t_start
         workers = executor.workers if executor else 0
         units, split_s = _plan(options, todo, state, batch, workers, outdir)
         on_start(sum(i.frames_expected for i in batch.inputs.values()))
@@ -297,7 +302,7 @@ def run(options: BatchOptions, *, on_note: Callable[[str], None] = _ignore,
         with contextlib.suppress(OSError):
             (outdir / WORKDIR).rmdir()  # only when empty: nothing is left to resume
     return BatchResult(outdir, options.engine, workers, summaries, time.perf_counter() - t0,
-                       interrupted=stop.is_set(), split_s=split_s, join_s=batch.join_s)
+                       interrupted=stop.is_set(), startup_s=startup_s, split_s=split_s, join_s=batch.join_s)
 
 
 def _triage(options: BatchOptions, files: list[Path], names: dict[str, str], state: states.BatchState,
@@ -354,7 +359,7 @@ def _plan(options: BatchOptions, todo: list[tuple[Path, InputSummary]], state: s
             planning.auto_segment_seconds(duration, workers)
         workdir = outdir / WORKDIR / Path(name).stem
         _clean_temporaries(workdir)
-        segments = planning.plan_segments(packets, seg_s, planning.WARMUP_FRAMES if smooth > 0 else 0) \
+        segments = planning.plan_segments(packets, seg_s, options.warmup_frames if smooth > 0 else 0) \
             if packets else []
         reuse = states.reusable_segments(record, source, opts, workdir) if len(segments) > 1 else {}
         record.clear()
