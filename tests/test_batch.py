@@ -102,6 +102,26 @@ def run_job(inputs, outdir, model, *, stop=None, on_unit=None, workers=2, smooth
     return job.run(options, stop=stop, on_unit=on_unit or (lambda _e: None))
 
 
+# -- planning ------------------------------------------------------------------------------------
+def test_cuts_only_where_no_frame_reaches_across():
+    """An open-GOP keyframe (a B-frame after it in decoding order shows before it) is no cut;
+    a segment holds exactly the frames between its cut and the next; warm-up starts at the
+    keyframe before the frames it needs."""
+    from realtime_style.batch.plan import Packets, plan_segments
+
+    # decoding order; keyframes at 0, 4 (open: pts 3 follows it), 8 and 12 (closed)
+    pts = [0, 2, 1, 4, 3, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15]
+    key = [i in (0, 3, 8, 12) for i in range(16)]
+    packets = Packets(pts, key, Fraction(1, 4), "mp4")  # 4 frames a second
+    assert packets.clean_cuts() == [0, 8, 12]
+    segments = plan_segments(packets, 1.0, warmup=2)
+    assert [(s.first, s.stop, s.start_pts, s.end_pts, s.frames) for s in segments] == \
+        [(0, 8, 0, 8, 8), (8, 12, 8, 12, 4), (12, 16, 12, None, 4)]
+    assert [(s.warm_pts, s.seek) for s in segments] == [(0, 0), (6, 3), (10, 8)]
+    assert sum(s.frames for s in segments) == len(pts)
+    assert plan_segments(packets, 10.0, warmup=2)[0].frames == 16  # nothing to cut: one piece
+
+
 # -- the contract ---------------------------------------------------------------------------------
 def test_segmented_batch_is_exactly_a_convert_and_a_rerun_skips(work, tmp_path):
     root, model, reference = work

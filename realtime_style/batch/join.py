@@ -9,6 +9,7 @@ every pts stays exactly the source's.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import heapq
 from pathlib import Path
@@ -70,18 +71,14 @@ def join(segments: list[Path], source: Path, target: Path, *, audio: bool = True
 
     t0 = time.perf_counter()
     pending = PendingFile(target)
-    out = None
-    src = None
+    out = src = None
     try:
         src = av.open(str(source))
-        first = av.open(str(segments[0]))
-        out = av.open(str(pending.path), "w", format={".mov": "mov", ".mkv": "matroska"}.get(target.suffix, "mp4"))
-        try:
+        with av.open(str(segments[0])) as first:
             template = first.streams.video[0]
+            out = av.open(str(pending.path), "w", format={".mov": "mov", ".mkv": "matroska"}.get(target.suffix, "mp4"))
             vout = out.add_stream_from_template(template)
             vout.time_base = template.time_base
-        finally:
-            first.close()
         audio_in = list(src.streams.audio) if audio else []
         audio_map = {}
         for a in audio_in:
@@ -98,18 +95,15 @@ def join(segments: list[Path], source: Path, target: Path, *, audio: bool = True
             out.mux(packet)
         out.close()
         out = None
-    except av.error.FFmpegError as exc:
+    except BaseException as exc:
+        if out is not None:
+            with contextlib.suppress(av.error.FFmpegError, OSError):
+                out.close()
         pending.discard()
-        raise InputError(f"joining the segments of {source} failed ({exc})") from exc
-    except BaseException:
-        pending.discard()
+        if isinstance(exc, av.error.FFmpegError):
+            raise InputError(f"joining the segments of {source} failed ({exc})") from exc
         raise
     finally:
-        if out is not None:
-            try:
-                out.close()
-            except av.error.FFmpegError:
-                pass
         if src is not None:
             src.close()
     pending.commit()

@@ -106,7 +106,7 @@ def output_options(options: BatchOptions) -> dict:
 
 def count_workers(options: BatchOptions) -> tuple[int, list[int] | None]:
     """Local workers: as asked, else one per GPU (a GPU provider, NVIDIA devices present), else one
-    single-threaded worker per core."""
+    single-threaded worker per core (``--threads N``: one per N cores)."""
     from realtime_style.engine.engine import usable_cores
     from realtime_style.machine import gpu_present, probe_gpus
 
@@ -117,7 +117,8 @@ def count_workers(options: BatchOptions) -> tuple[int, list[int] | None]:
     if gpus:
         n = options.workers or len(gpus)
         return n, [gpus[i % len(gpus)] for i in range(n)]
-    return options.workers or usable_cores(), None
+    threads = options.worker.engine.options.threads
+    return options.workers or max(1, usable_cores() // max(threads, 1)), None
 
 
 def make_executor(options: BatchOptions, on_note: Callable[[str], None]):
@@ -388,7 +389,7 @@ def _plan(options: BatchOptions, todo: list[tuple[Path, InputSummary]], state: s
                                        "worker": old.get("worker") if same_cut else None})
             if same_cut:
                 summary.frames += seg.frames
-                batch.on_progress(0)
+                batch.on_progress(seg.frames)
                 continue
             window = FrameWindow(seek_pts=packets.pts[seg.seek], warm_pts=seg.warm_pts, start_pts=seg.start_pts,
                                  end_pts=seg.end_pts)
