@@ -103,6 +103,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=120.0)
     ap.add_argument("--size", default="640x360")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--order", default="convert,local,ray",
+                    help="the order of the runs (this machine's speed drifts: a second run in another order)")
     args = harness.parse(ap)
     smoke = args.smoke is not None
     width, height = (64, 48) if smoke else harness.size(args.size)
@@ -120,9 +122,6 @@ def main() -> None:
         style = ["--style", str(harness.tiny_model(tmp))] if smoke else []
         extra = ["--segment-seconds", "0.5"] if smoke else []
 
-        wall, _, _ = run_cli(["convert", str(clip), str(tmp / "convert.mp4"), *style, "--overwrite"])
-        assert frames_in(tmp / "convert.mp4") == frames
-        report["runs"]["convert"] = {"wall_s": round(wall, 2), "fps": round(frames / wall, 2)}
         engines = ["local"]
         try:
             import ray  # noqa: F401
@@ -136,18 +135,28 @@ def main() -> None:
             print(f"ray: skipped, {skipped}", file=sys.stderr)
         else:
             engines.append("ray")
-        for engine in engines:
-            outdir = tmp / f"batch-{engine}"
-            wall, stdout, _ = run_cli(["batch", str(clip), "-o", str(outdir), *style, "--engine", engine,
+        for run in [r.strip() for r in args.order.split(",") if r.strip() in ("convert", *engines)]:
+            load = os.getloadavg()
+            if run == "convert":
+                wall, _, _ = run_cli(["convert", str(clip), str(tmp / "convert.mp4"), *style, "--overwrite"])
+                assert frames_in(tmp / "convert.mp4") == frames
+                report["runs"]["convert"] = {"wall_s": round(wall, 2), "fps": round(frames / wall, 2), "load": load}
+                continue
+            outdir = tmp / f"batch-{run}"
+            wall, stdout, _ = run_cli(["batch", str(clip), "-o", str(outdir), *style, "--engine", run,
                                        "--workers", str(args.workers), "--json", *extra])
             summary = json.loads(stdout)
             item = summary["inputs"][0]
             assert item["state"] == "done" and frames_in(outdir / "long.mp4") == frames
-            report["runs"][engine] = {"wall_s": round(wall, 2), "fps": round(frames / wall, 2),
-                                      "segments": item["segments"], "workers": summary["workers"],
-                                      "startup_s": summary["startup_s"], "split_s": summary["split_s"],
-                                      "join_s": summary["join_s"], "inside_s": summary["seconds"],
-                                      "speedup_vs_convert": round(report["runs"]["convert"]["wall_s"] / wall, 3)}
+            report["runs"][run] = {"wall_s": round(wall, 2), "fps": round(frames / wall, 2), "load": load,
+                                   "segments": item["segments"], "workers": summary["workers"],
+                                   "startup_s": summary["startup_s"], "split_s": summary["split_s"],
+                                   "join_s": summary["join_s"], "inside_s": summary["seconds"]}
+        if "wall_s" in report["runs"].get("convert", {}):
+            for run in engines:
+                if "wall_s" in report["runs"].get(run, {}):
+                    report["runs"][run]["speedup_vs_convert"] = round(report["runs"]["convert"]["wall_s"] /
+                                                                      report["runs"][run]["wall_s"], 3)
         report["join_alone"] = time_join(tmp / "batch-local" / "long.mp4", clip, tmp)
     report["load_after"] = os.getloadavg()
     harness.emit(report, args)
