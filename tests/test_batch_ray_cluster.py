@@ -37,7 +37,7 @@ def cluster(tmp_path_factory):
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
         yield f"127.0.0.1:{PORT}", env
     finally:
-        subprocess.run([str(RAY), "stop"], capture_output=True, timeout=120, env=env)
+        subprocess.run([str(RAY), "stop", "--grace-period", "3"], capture_output=True, timeout=120, env=env)
 
 
 def test_batch_joins_a_running_cluster(work, tmp_path, cluster):
