@@ -32,6 +32,15 @@ CONNECT_TIMEOUT_S = 10.0
 READY_TIMEOUT_S = 300.0  # an actor opening its engine (a TensorRT engine build can take minutes)
 
 
+def require_ray() -> None:
+    """Ray is installed, else a line saying how to get it."""
+    try:
+        import ray  # noqa: F401
+    except ImportError as exc:
+        raise MissingExtra("--engine ray needs Ray: pip install 'realtime-style[ray]' (or pip install ray); "
+                           "--engine local needs nothing extra") from exc
+
+
 class RayWorker:
     """The actor: a :class:`~realtime_style.batch.worker.Worker` and a scratch directory."""
 
@@ -145,11 +154,9 @@ class RayExecutor:
             os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         if address not in (None, "auto"):
             _check_reachable(address)
-        try:
-            import ray
-        except ImportError as exc:
-            raise MissingExtra("--engine ray needs Ray: pip install 'realtime-style[ray]' (or pip install ray); "
-                               "--engine local needs nothing extra") from exc
+        require_ray()
+        import ray
+
         self._ray = ray
         self._owns = False
         if not ray.is_initialized():

@@ -259,6 +259,10 @@ def run(options: BatchOptions, *, on_note: Callable[[str], None] = _ignore,
     if outdir.exists() and not outdir.is_dir():
         raise OutputError(f"{outdir} exists and is not a directory; -o names the output directory")
     registry.resolve_style(options.worker.engine.style)  # a wrong style name fails before any work
+    if options.engine == "ray":
+        from realtime_style.batch.ray_executor import require_ray
+
+        require_ray()
     found = planning.expand_inputs(list(options.inputs), outdir)
     if not found.files and not found.missing:
         raise InputError(f"no video files in {', '.join(options.inputs)} (looked for "
