@@ -162,6 +162,21 @@ def test_smoothed_segments_keep_frames_and_timestamps(work, tmp_path):
     assert_like_convert(tmp_path / "out" / "long.mp4", reference, pictures=False)
 
 
+def test_a_rotated_phone_clip_is_cut_and_comes_out_upright(work, tmp_path):
+    """The display rotation is applied once, to the pixels, in every segment (as convert does)."""
+    _, model, _ = work
+    clip = tmp_path / "phone.mp4"
+    make_clip(clip, frames=30, width=64, height=48, gop=10, rotation=90)
+    reference = tmp_path / "reference.mp4"
+    ok(invoke("convert", clip, reference, "--style", model, "--smooth", "0", "--provider", "cpu", "--crf", "12"))
+    result = run_job([clip], tmp_path / "out", model, segment_seconds=0.3)
+    assert result.inputs[0].state == "done" and result.inputs[0].segments == 3
+    a, b = decode(reference, pictures=True), decode(tmp_path / "out" / "phone.mp4", pictures=True)
+    assert (b.width, b.height, b.rotation) == (a.width, a.height, a.rotation) == (48, 64, 0)
+    assert b.seconds == a.seconds
+    assert min(psnr(x, y) for x, y in zip(a.pictures, b.pictures)) >= 40.0
+
+
 def test_a_killed_worker_costs_a_retry_not_a_frame(work, tmp_path):
     root, model, reference = work
     killed = []
