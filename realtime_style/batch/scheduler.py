@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import collections
 import threading
-from typing import Callable
+from typing import Callable, Iterable
 
 from realtime_style.batch.executor import DONE, FAILED, FATAL, LOST, Event, Executor
 from realtime_style.batch.worker import Unit
@@ -19,21 +19,27 @@ from realtime_style.errors import StyleError
 MAX_RETRIES = 2
 
 
-def schedule(executor: Executor, units: list[Unit], on_event: Callable[[Event], None], stop: threading.Event,
+def schedule(executor: Executor, units: Iterable[Unit], on_event: Callable[[Event], None], stop: threading.Event,
              max_retries: int = MAX_RETRIES, poll_s: float = 0.1) -> dict[str, int]:
-    """Run ``units``; returns each unit's retries. ``on_event`` sees every event (a unit that
-    ran out of retries arrives as ``failed``)."""
-    queue = collections.deque(units)
+    """Run ``units`` (taken from the iterable only as workers become free); returns each unit's
+    retries. ``on_event`` sees every event (a unit that ran out of retries arrives as ``failed``)."""
+    fresh = iter(units)
+    queue: collections.deque[Unit] = collections.deque()  # units given back by a dead worker
     retries: dict[str, int] = collections.Counter()
     dropped: set[str] = set()
-    running = 0
-    while (queue or running) and not stop.is_set():
-        while queue and executor.idle() and not stop.is_set():
-            unit = queue.popleft()
+    running, more = 0, True
+    while not stop.is_set():
+        while executor.idle() and not stop.is_set():
+            unit = queue.popleft() if queue else next(fresh, None)
+            if unit is None:
+                more = False
+                break
             if unit.key in dropped:
                 continue
             on_event(executor.submit(unit))
             running += 1
+        if not running and not queue and not more:
+            break
         for event in executor.poll(poll_s):
             if event.kind == FATAL:
                 raise StyleError(event.error)

@@ -16,7 +16,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from realtime_style.batch import plan as planning
 from realtime_style.batch import state as states
@@ -159,6 +159,7 @@ class _Batch:
         self.options, self.outdir, self.state = options, outdir, state
         self.on_input, self.on_progress, self.on_unit = on_input, on_progress, on_unit
         self.inputs: dict[str, _Input] = {}
+        self.split_s = 0.0  # demuxing for the cuts
         self.join_s = 0.0
 
     def finish(self, item: _Input, state: str, error: str = "") -> None:
@@ -245,7 +246,8 @@ def run(options: BatchOptions, *, on_note: Callable[[str], None] = _ignore,
         on_start: Callable[[int], None] = _ignore, on_progress: Callable[[int], None] = _ignore,
         on_input: Callable[[InputSummary], None] = _ignore,
         on_unit: Callable[[Event], None] = _ignore, stop: threading.Event | None = None) -> BatchResult:
-    """Run a batch. ``on_start(frames)`` once the plan is known, ``on_progress(frames)`` as frames
+    """Run a batch. ``on_start(frames)`` with the frames planned so far (again as each input is
+    planned), ``on_progress(frames)`` as frames
     are written, ``on_input`` as each input ends, ``on_unit`` as each unit starts on a worker
     (its event names the worker). Ctrl-C (or ``stop``) ends it early: finished files and
     segments are kept, the result says ``interrupted``."""
@@ -283,15 +285,14 @@ def run(options: BatchOptions, *, on_note: Callable[[str], None] = _ignore,
         if s.state in (states.FAILED, "skipped"):
             on_input(s)
     executor = None
-    workers, split_s, startup_s = 0, 0.0, 0.0
+    workers, startup_s = 0, 0.0
     try:
         t_start = time.perf_counter()
         executor = make_executor(options, on_note) if todo else None
         startup_s = time.perf_counter() - t_start
         workers = executor.workers if executor else 0
-        units, split_s = _plan(options, todo, state, batch, workers, outdir)
-        on_start(sum(i.frames_expected for i in batch.inputs.values()))
-        if units:
+        if executor is not None:
+            units = _plan(options, todo, state, batch, workers, outdir, on_start)
             with Interrupt(on_first=stop.set, message="\nstopping: finished files and segments are kept "
                            "(Ctrl-C again to quit at once)\n"):
                 schedule(executor, units, batch.handle, stop, max_retries=options.max_retries)
@@ -307,7 +308,7 @@ def run(options: BatchOptions, *, on_note: Callable[[str], None] = _ignore,
         with contextlib.suppress(OSError):
             (outdir / WORKDIR).rmdir()  # only when empty: nothing is left to resume
     return BatchResult(outdir, options.engine, workers, summaries, time.perf_counter() - t0,
-                       interrupted=stop.is_set(), startup_s=startup_s, split_s=split_s, join_s=batch.join_s)
+                       interrupted=stop.is_set(), startup_s=startup_s, split_s=batch.split_s, join_s=batch.join_s)
 
 
 def _triage(options: BatchOptions, files: list[Path], names: dict[str, str], state: states.BatchState,
@@ -339,17 +340,18 @@ def _triage(options: BatchOptions, files: list[Path], names: dict[str, str], sta
             summary.error = f"{target} exists and no earlier batch here wrote it; pass --overwrite to replace it"
             state.record(key).update(input=str(path), output=None, state=states.FAILED, error=summary.error)
             continue
-        state.record(key)["output"] = name
+        state.record(key).update(input=str(path), output=name, state=states.PENDING)  # (its segments stay)
         todo.append((path, summary))
     return todo
 
 
 def _plan(options: BatchOptions, todo: list[tuple[Path, InputSummary]], state: states.BatchState, batch: _Batch,
-          workers: int, outdir: Path) -> tuple[list[Unit], float]:
-    """Each remaining input's units: the whole file, or its segments not done by an earlier run."""
-    units: list[Unit] = []
-    split_s = 0.0
+          workers: int, outdir: Path, on_total: Callable[[int], None]) -> Iterator[Unit]:
+    """Each remaining input's units: the whole file, or its segments not done by an earlier run.
+    A generator: a file is demuxed for its cuts only when the workers are ready for its units, so
+    a batch of many large files starts working at once instead of reading them all first."""
     smooth = options.worker.smooth
+    total = 0
     opts = output_options(options)
     for path, summary in todo:
         key = planning.input_key(path)
@@ -358,7 +360,7 @@ def _plan(options: BatchOptions, todo: list[tuple[Path, InputSummary]], state: s
         source = states.fingerprint(path)
         t = time.perf_counter()
         packets = planning.scan_packets(path)
-        split_s += time.perf_counter() - t
+        batch.split_s += time.perf_counter() - t
         duration = (max(packets.pts) - min(packets.pts)) * float(packets.time_base) if packets and packets.pts else 0
         seg_s = options.segment_seconds if options.segment_seconds is not None else \
             planning.auto_segment_seconds(duration, workers)
@@ -375,14 +377,18 @@ def _plan(options: BatchOptions, todo: list[tuple[Path, InputSummary]], state: s
         if len(segments) <= 1:
             unit = Unit(f"{key}#whole", key, str(path), str(workdir / "whole.mp4"))
             item.frames_expected = packets.frames if packets else 0
-            units.append(unit)
             item.units_left.add(unit.id)
             record["segments"] = []
+            state.save()
+            total += item.frames_expected
+            on_total(total)
+            yield unit
             continue
         item.frames_expected = packets.frames
         item.segments = segments
         summary.segments = len(segments)
         record["segments"] = []
+        units = []
         for seg in segments:
             file = f"seg-{seg.index:04d}.mp4"
             old = reuse.get(seg.index)
@@ -401,9 +407,9 @@ def _plan(options: BatchOptions, todo: list[tuple[Path, InputSummary]], state: s
                         frames=seg.frames, first=seg.first, stop=seg.stop, seek=seg.seek)
             units.append(unit)
             item.units_left.add(unit.id)
-    state.save()
-    # a file whose segments were all done by an earlier run only needs its join
-    for item in list(batch.inputs.values()):
-        if item.segments and not item.units_left:
+        state.save()
+        total += item.frames_expected
+        on_total(total)
+        if not units:  # every segment was done by an earlier run: only the join is left
             batch.join(item)
-    return units, split_s
+        yield from units
