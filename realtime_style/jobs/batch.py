@@ -304,6 +304,8 @@ def run(options: BatchOptions, *, on_note: Callable[[str], None] = _ignore,
                 item.summary.state = states.PENDING
                 item.record["state"] = states.PENDING
                 _clean_temporaries(item.workdir)
+            with contextlib.suppress(OSError):
+                item.workdir.rmdir()  # only when empty: no finished segment to keep
         state.save()
         with contextlib.suppress(OSError):
             (outdir / WORKDIR).rmdir()  # only when empty: nothing is left to resume
