@@ -19,7 +19,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
-	$(BIN)/python -m pip install -q -e ".[train,dev,serve]"
+	$(BIN)/python -m pip install -q -e ".[train,dev,serve,ray]"
 	touch $@
 
 setup: $(VENV)/.installed

@@ -434,6 +434,93 @@ def convert(
     _err(f"wrote {result.output} ({size}): {summary}")
 
 
+# -- batch -----------------------------------------------------------------------------------
+@app.command()
+@reports_errors
+def batch(
+    inputs: Annotated[list[str], typer.Argument(help="Video files, directories of videos, globs.",
+                                                metavar="INPUT...")],
+    output: Annotated[str, typer.Option("--output", "-o", help="The output directory (OUTDIR/<stem>.mp4, "
+                                        "OUTDIR/batch.json).", metavar="OUTDIR")],
+    style: StyleOpt = None,
+    engine: Annotated[str, typer.Option(help="local (a process pool here) or ray (a Ray cluster; pip install "
+                                        "'realtime-style[ray]').", metavar="local|ray")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="--engine ray: auto (a running cluster) or HOST:PORT; "
+                                                   "none: a local Ray instance.", metavar="ADDR")] = None,
+    workers: Annotated[int, typer.Option(min=0, help="Workers (0 = one per GPU, else one per CPU core; ray: "
+                                         "one per slot of the cluster).")] = 0,
+    segment_seconds: Annotated[Optional[float], typer.Option(min=0.0, help="Split files into segments of about "
+                                                             "N seconds at keyframes (default: automatic from "
+                                                             "the file's length and the workers; 0 = never).",
+                                                             metavar="N")] = None,
+    smooth: SmoothOpt = DEFAULT_SMOOTH,
+    provider: ProviderOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    max_side: MaxSideOpt = 0,
+    strength: StrengthOpt = 1.0,
+    preserve_color: PreserveOpt = False,
+    threads: ThreadsOpt = 0,
+    codec: Annotated[str, typer.Option(help="Video encoder: auto, libx264, libx265, h264_nvenc, ...")] = "auto",
+    crf: Annotated[int, typer.Option(min=0, max=51, help="Quality: lower is better and bigger.")] = DEFAULT_CRF,
+    preset: Annotated[str, typer.Option(help="x264/x265 speed preset.")] = "superfast",
+    no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop the audio streams.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace outputs in OUTDIR that no earlier batch wrote.")] = False,
+    retries: Annotated[int, typer.Option(min=0, help="Tries again for a unit whose worker died.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="A summary as JSON on stdout.")] = False,
+) -> None:
+    """Stylize many videos into OUTDIR, each frame-exact with its audio; resumable (OUTDIR/batch.json).
+
+    One failing input does not stop the others (exit 1 at the end, naming it)."""
+    from realtime_style.batch.worker import WorkerSpec
+    from realtime_style.jobs import batch as job
+
+    engine = _choice(engine, job.ENGINES, "--engine")
+    if address is not None and engine != "ray":
+        raise typer.BadParameter("--address needs --engine ray", param_hint="--address")
+    spec = _engine(style, provider=provider, precision=precision, max_side=max_side, strength=strength,
+                   preserve_color=preserve_color, threads=threads)
+    options = job.BatchOptions(tuple(inputs), output, WorkerSpec(spec, codec=codec, crf=crf, preset=preset,
+                                                                 smooth=smooth, audio=not no_audio),
+                               engine=engine, address=address, workers=workers, segment_seconds=segment_seconds,
+                               overwrite=overwrite, max_retries=retries)
+    with _progress() as progress:
+        bar = progress.add_task("batch frames", total=None)
+        say = _note_above(progress)
+        line = say if progress.disable else (lambda m: progress.console.print(m, markup=False, highlight=False,
+                                                                              soft_wrap=True))
+        if progress.disable:
+            line = _err
+
+        def on_input(s) -> None:
+            if s.state == "skipped":
+                line(f"skipped {s.input}: done by an earlier run ({s.output})")
+            elif s.state == "failed":
+                line(f"failed  {s.input}: {s.error}")
+            else:
+                workers_used = ", ".join(s.worker)
+                retried = f", {_count(s.retries, 'retry', 'retries')}" if s.retries else ""
+                parts = f", {s.segments} segments" if s.segments else ""
+                line(f"done    {s.input} -> {s.output}: {_count(s.frames, 'frame')} in {s.seconds:.1f} s "
+                     f"({s.fps:.1f} fps{parts}, {workers_used}{retried})")
+
+        result = job.run(options, on_note=say, on_start=lambda total: progress.update(bar, total=total or None),
+                         on_progress=lambda n: progress.advance(bar, n), on_input=on_input)
+    if as_json:
+        typer.echo(json.dumps(result.as_json(), indent=1))
+    done, skipped, failed = result.count("done"), result.count("skipped"), result.failed
+    pool = f" ({result.engine}, {_count(result.workers, 'worker')})" if result.workers else ""
+    summary = (f"{done} of {_count(len(result.inputs), 'input')} written to {result.outdir} in {result.wall_s:.1f} s"
+               f"{pool}" + (f", {skipped} skipped (done before)" if skipped else ""))
+    if result.interrupted:
+        _err(f"interrupted: {summary}; finished files and segments are kept, a rerun does the rest")
+        raise typer.Exit(130)
+    if failed:
+        names = "; ".join(f"{f.input} ({f.error})" for f in failed[:3]) + (" ..." if len(failed) > 3 else "")
+        _err(f"error: {len(failed)} of {_count(len(result.inputs), 'input')} failed: {names}; {summary}")
+        raise typer.Exit(1)
+    _err(summary)
+
+
 # -- live ------------------------------------------------------------------------------------
 @app.command()
 @reports_errors

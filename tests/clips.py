@@ -78,12 +78,15 @@ def make_clip(
     rotation: int | None = None,
     crf: int | None = None,
     noise: int = 0,
+    gop: int | None = None,
+    bframes: int = 0,
 ) -> list[np.ndarray]:
     """Write a clip; returns the RGB pictures that went in (before the codec's losses).
 
     ``pts`` (with ``time_base``) gives every frame's timestamp: irregular steps make a
     variable-frame-rate clip. ``rotation`` stores a display matrix on the video stream.
     ``noise`` adds that much random grain: frames that do not compress to almost nothing.
+    ``gop`` (libx264): a keyframe every that many frames; ``bframes``: B-frames between them.
     """
     path = Path(path)
     pictures = [picture(i, width, height) for i in range(frames)]
@@ -100,7 +103,10 @@ def make_clip(
         stream.time_base = tb
         stream.codec_context.time_base = tb
         if codec == "libx264":
-            stream.options = {"crf": str(crf if crf is not None else 18), "preset": "ultrafast", "bf": "0"}
+            stream.options = {"crf": str(crf if crf is not None else 18), "preset": "veryfast" if bframes else
+                              "ultrafast", "bf": str(bframes)}
+            if gop:
+                stream.options = {**stream.options, "g": str(gop), "keyint_min": str(gop), "sc_threshold": "0"}
         if rotation is not None:
             stream.set_display_rotation(rotation)
         astream = _audio_stream(container) if audio else None

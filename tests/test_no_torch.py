@@ -100,7 +100,7 @@ def test_make_demo_installs_the_runtime_only_and_make_test_everything():
     assert demo and all("/nonexistent/d/" in line for line in demo), demo
     assert not any("torch" in line or "train" in line for line in demo), demo  # 1.8 GB it does not need
     assert any("scikit-image" in line for line in demo), demo  # the contact sheet's photos
-    assert any(".[train,dev,serve]" in line for line in installs("test"))
+    assert any(".[train,dev" in line for line in installs("test"))  # (and the optional extras tests use: serve, ray)
 
 
 def test_demo_contact_sheet_builder_uses_no_shared_files():

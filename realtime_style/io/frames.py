@@ -37,6 +37,9 @@ class Frame:
     settings: FrameSettings | None = None  # set as it enters the pipeline; None: each stage's defaults
     # Things the sink writes next to this frame, untouched by the stages (audio packets).
     attachments: list[Any] = dataclasses.field(default_factory=list)
+    # Decoded only to warm up the temporal stages before a cut (a batch segment starts here):
+    # it goes through the engine and the smoother, and the sink does not write it.
+    warmup: bool = False
 
     @property
     def seconds(self) -> float | None:

@@ -30,6 +30,23 @@ _BT709 = 1  # AVCOL_PRI_BT709 / AVCOL_TRC_BT709: sRGB content's primaries and tr
 
 
 @dataclasses.dataclass(frozen=True)
+class FrameWindow:
+    """A part of a file to decode (a batch segment), in the video stream's pts units.
+
+    Decoding starts at the keyframe at or before ``seek_pts``; frames before ``warm_pts`` are
+    decoded and dropped, frames from ``warm_pts`` up to ``start_pts`` come out marked as warm-up
+    (for the smoother; the sink does not write them), and decoding stops at the first frame at
+    or after ``end_pts`` (None: the end of the file). The decoder hands frames out in
+    presentation order, so every frame before ``end_pts`` has come out by then.
+    """
+
+    seek_pts: int
+    warm_pts: int
+    start_pts: int
+    end_pts: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class VideoInfo:
     width: int  # upright, after rotation
     height: int
@@ -53,8 +70,11 @@ def _open_input(path: Path):
 
 
 class VideoFileSource:
-    def __init__(self, path: str | os.PathLike, *, audio: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike, *, audio: bool = True, window: FrameWindow | None = None) -> None:
+        if window is not None and audio:
+            raise ValueError("a window of a file is decoded without its audio (the joiner muxes it once)")
         self.path = Path(path)
+        self.window = window
         self._container = _open_input(self.path)
         try:
             if not self._container.streams.video:
@@ -114,14 +134,26 @@ class VideoFileSource:
     def _frames(self) -> Iterator[Frame]:
         streams = [self._video, *self._audio]
         audio_ids = {s.index for s in self._audio}
+        window = self.window
         try:
+            if window is not None:
+                self._container.seek(window.seek_pts, stream=self._video, backward=True, any_frame=False)
             for packet in self._container.demux(streams):
                 if packet.stream.index in audio_ids:
                     if packet.dts is not None:  # the demuxer's final flush packet is not data
                         self._pending.append(packet)
                     continue
                 for vf in packet.decode():  # the video flush packet drains the decoder
-                    yield self._to_frame(vf)
+                    if window is None:
+                        yield self._to_frame(vf)
+                        continue
+                    if vf.pts is None or vf.pts < window.warm_pts:
+                        continue  # decoded from an earlier keyframe only to reach the window
+                    if window.end_pts is not None and vf.pts >= window.end_pts:
+                        return  # the next segment's first frame: every frame of this one is out
+                    frame = self._to_frame(vf)
+                    frame.warmup = vf.pts < window.start_pts
+                    yield frame
         except av.error.FFmpegError as exc:
             raise InputError(
                 f"{self.path}: decoding failed after {self.frames_decoded} good frames ({_why(exc)})"
@@ -223,6 +255,8 @@ class VideoFileSink:
         return stream
 
     def write(self, frame: Frame) -> None:
+        if frame.warmup:
+            return  # decoded before a segment's cut only to warm the smoother up
         img = frame.output if frame.output is not None else frame.rgb
         if self._stream.pix_fmt == "yuv420p":
             vf = av.VideoFrame.from_ndarray(cv2.cvtColor(img, cv2.COLOR_RGB2YUV_I420), format="yuv420p")

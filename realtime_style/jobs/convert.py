@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from fractions import Fraction
@@ -87,6 +88,7 @@ def convert(
     on_start: Callable[[int], None] | None = None,
     on_frame: Callable[[Frame], None] | None = None,
     queue_size: int = 4,
+    interruptible: bool = True,
 ) -> ConvertResult:
     input_path, output = Path(input_path), Path(output)
     if not input_path.exists():
@@ -107,6 +109,29 @@ def convert(
         source.close()
         raise
 
+    total = min(info.frames, frame_limit) if frame_limit and info.frames else (frame_limit or info.frames)
+    if on_start:
+        on_start(total)
+    stats, interrupted = run_pipeline(source, sink, engine, extra_stages=extra_stages, frame_limit=frame_limit,
+                                      on_frame=on_frame, queue_size=queue_size, interruptible=interruptible)
+    if as_dir:
+        size = sum(p.stat().st_size for p in output.iterdir() if p.is_file()) if output.is_dir() else 0
+        seconds = 0.0
+    else:
+        size = output.stat().st_size if output.exists() else 0
+        seconds = stats.frames_out / float(info.fps) if info.fps else 0.0
+    return ConvertResult(output, stats.frames_out, stats, interrupted, len(source.audio_streams),
+                         bytes=size, seconds=seconds)
+
+
+def run_pipeline(source, sink, engine: StyleEngine, *,
+                 extra_stages: list[tuple[str, Callable[[Frame], Frame]]] = (), frame_limit: int = 0,
+                 on_frame: Callable[[Frame], None] | None = None, queue_size: int = 4,
+                 interruptible: bool = True) -> tuple[RunStats, bool]:
+    """A source through the engine (and ``extra_stages``) into a sink: the one stylization loop
+    of ``convert`` and of a batch segment. Returns the run's stats and whether a first Ctrl-C
+    stopped it (``interruptible``: this thread takes Ctrl-C; a batch worker leaves it to its
+    driver)."""
     # Every frame of a file is stylized alike: the options' strength and colour (a smoothing
     # stage keeps its own strength).
     fixed = FrameSettings(strength=engine.options.strength, preserve_color=engine.options.preserve_color)
@@ -116,27 +141,19 @@ def convert(
         frame.output = engine.stylize(frame.rgb, strength=s.strength, preserve_color=s.preserve_color)
         return frame
 
-    total = min(info.frames, frame_limit) if frame_limit and info.frames else (frame_limit or info.frames)
     pipeline = Pipeline(source, [("engine", stylize, engine.workers), *extra_stages], sink,
                         queue_size=max(queue_size, 2 * engine.workers),
                         frame_limit=frame_limit, on_frame=on_frame, settings=lambda: fixed)
-    if on_start:
-        on_start(total)
-    with Interrupt(on_first=pipeline.stop, on_second=sink.remove_temporary) as interrupt:
+    guard = Interrupt(on_first=pipeline.stop, on_second=sink.remove_temporary) if interruptible else \
+        contextlib.nullcontext()
+    with guard:
         try:
             stats = pipeline.run()
         except PipelineError as exc:
             if isinstance(exc.error, StyleError):
                 raise type(exc.error)(f"{exc.error}; nothing was written") from exc.error
             raise exc.error from None
-    if as_dir:
-        size = sum(p.stat().st_size for p in output.iterdir() if p.is_file()) if output.is_dir() else 0
-        seconds = 0.0
-    else:
-        size = output.stat().st_size if output.exists() else 0
-        seconds = stats.frames_out / float(info.fps) if info.fps else 0.0
-    return ConvertResult(output, stats.frames_out, stats, interrupt.fired, len(source.audio_streams),
-                         bytes=size, seconds=seconds)
+    return stats, bool(interruptible and guard.fired)
 
 
 def _ignore(*_args) -> None:
