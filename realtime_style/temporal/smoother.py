@@ -273,22 +273,20 @@ class Smoother:
         """The previous output warped along the maps, clamped to the current output's 5 x 5
         neighbourhood and blended into it by the odds; with the greys of the current output and
         of the blend. Worked in bands of ``STRIP_ROWS`` rows, each band through every step while
-        it is in the cache (the results are the whole frame's: the clamp's band is read with the
-        rows its kernel reaches)."""
+        it is in the cache (the results are the whole frame's)."""
         h, w = stylized.shape[:2]
         mix = np.empty_like(stylized)
         g_cur, g_mix = np.empty((h, w), np.uint8), np.empty((h, w), np.uint8)
         ones = _cached(("ones", h, w), lambda: np.ones((h, w), np.float32))
         k = self._clamp_kernel
-        reach = k.shape[0] // 2 if k is not None else 0
+        # The neighbourhood's bounds for the whole frame at once (a morphology call costs a
+        # set-up that bands would pay again and again).
+        low, high = (cv2.erode(stylized, k), cv2.dilate(stylized, k)) if k is not None else (None, None)
         for y0, y1 in _strips(h):
             warped = cv2.remap(self._prev_out, map1[y0:y1], map2[y0:y1], cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE)
             if k is not None:
-                a, b = max(0, y0 - reach), min(h, y1 + reach)
-                band = stylized[a:b]
-                low, high = cv2.erode(band, k)[y0 - a:y1 - a], cv2.dilate(band, k)[y0 - a:y1 - a]
-                warped = cv2.min(cv2.max(warped, low), high)
+                warped = cv2.min(cv2.max(warped, low[y0:y1]), high[y0:y1])
             cv2.blendLinear(stylized[y0:y1], warped, ones[y0:y1], odds[y0:y1], dst=mix[y0:y1])
             cv2.cvtColor(stylized[y0:y1], cv2.COLOR_RGB2GRAY, dst=g_cur[y0:y1])
             cv2.cvtColor(mix[y0:y1], cv2.COLOR_RGB2GRAY, dst=g_mix[y0:y1])
