@@ -279,9 +279,9 @@ def test_convert_smooths_tiny_and_thin_clips(tmp_path, tiny_model, model_home, w
 
 @pytest.mark.parametrize("h, w", [(96, 128), (101, 67), (250, 180)])
 def test_work_in_bands_of_rows_is_the_whole_frames_work(monkeypatch, h, w):
-    """The full-size steps run band by band (cache-sized); the clamp reads the rows its kernel
-    reaches, so the frames come out bit for bit as from one band the size of the frame, for
-    bands that split the frame anywhere (odd heights, bands of a few rows)."""
+    """The full-size steps run band by band (cache-sized), and the frames come out bit for bit as
+    from one band the size of the frame, for bands that split the frame anywhere (odd heights,
+    bands of a few rows)."""
     import realtime_style.temporal.smoother as smoother_module
 
     frames = panning(6, h, w, seed=3)
