@@ -19,9 +19,8 @@ from pathlib import Path
 import av
 
 from realtime_style.errors import InputError
+from realtime_style.io.images import VIDEO_SUFFIXES
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
-                  ".wmv", ".flv", ".3gp", ".ogv")
 # Containers whose packets keep their exact timestamps when a segment is cut out of them
 # (Ray ships a segment's packets in one of these) and that index their keyframes for a seek.
 SEGMENTABLE_FORMATS = ("mov", "mp4", "matroska", "webm")

@@ -18,9 +18,10 @@ from realtime_style.errors import InputError, OutputError
 from realtime_style.fsutil import write_bytes_atomic
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-# Not images but videos: what a user may hand to `image` by mistake (pointed to `convert`).
+# Not images but videos: what a user may hand to `image` by mistake (pointed to `convert`), and
+# what `batch` looks for in a folder.
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts",
-                  ".mts", ".3gp", ".ogv")
+                  ".mts", ".m2ts", ".3gp", ".ogv")
 _ALPHA_SUFFIXES = (".png", ".tif", ".tiff", ".webp")
 _DEEP_SUFFIXES = (".png", ".tif", ".tiff")
 

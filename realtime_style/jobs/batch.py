@@ -24,6 +24,7 @@ from realtime_style.batch.executor import DONE, FAILED, LOST, PROGRESS, STARTED,
 from realtime_style.batch.worker import Unit, WorkerSpec
 from realtime_style.errors import InputError, OutputError
 from realtime_style.interrupt import Interrupt
+from realtime_style.io.images import VIDEO_SUFFIXES
 from realtime_style.io.video_file import FrameWindow
 
 ENGINES = ("local", "ray")
@@ -268,7 +269,7 @@ def run(options: BatchOptions, *, on_note: Callable[[str], None] = _ignore,
     found = planning.expand_inputs(list(options.inputs), outdir)
     if not found.files and not found.missing:
         raise InputError(f"no video files in {', '.join(options.inputs)} (looked for "
-                         f"{', '.join(planning.VIDEO_SUFFIXES[:6])}, ...)")
+                         f"{', '.join(VIDEO_SUFFIXES[:6])}, ...)")
     try:
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
