@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import heapq
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -19,6 +20,7 @@ import av
 
 from realtime_style.errors import InputError, OutputError
 from realtime_style.fsutil import PendingFile
+from realtime_style.io.video_file import add_audio_streams, open_output
 
 
 @dataclasses.dataclass
@@ -67,8 +69,6 @@ def _audio_packets(container, streams) -> Iterator[tuple[float, int, object]]:
 
 
 def join(segments: list[Path], source: Path, target: Path, *, audio: bool = True) -> JoinResult:
-    import time
-
     t0 = time.perf_counter()
     pending = PendingFile(target)
     out = src = None
@@ -76,17 +76,11 @@ def join(segments: list[Path], source: Path, target: Path, *, audio: bool = True
         src = av.open(str(source))
         with av.open(str(segments[0])) as first:
             template = first.streams.video[0]
-            out = av.open(str(pending.path), "w", format={".mov": "mov", ".mkv": "matroska"}.get(target.suffix, "mp4"))
+            out = open_output(pending.path, target.suffix)
             vout = out.add_stream_from_template(template)
             vout.time_base = template.time_base
         audio_in = list(src.streams.audio) if audio else []
-        audio_map = {}
-        for a in audio_in:
-            try:
-                audio_map[a.index] = out.add_stream_from_template(a)
-            except (av.error.FFmpegError, ValueError) as exc:
-                raise OutputError(f"the {a.codec_context.name} audio of {source} cannot go into a "
-                                  f"{target.suffix} file ({exc}); pass --no-audio") from exc
+        audio_map = add_audio_streams(out, audio_in, target.suffix, hint="pass --no-audio", source=str(source))
         state = {"frames": 0}
         merged = heapq.merge(_video_packets(segments, state), _audio_packets(src, audio_in),
                              key=lambda item: (item[0], item[1]))

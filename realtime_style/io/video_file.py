@@ -211,18 +211,9 @@ class VideoFileSink:
         self.frames_written = 0
         self._last_pts: int | None = None
         try:
-            container_format = {".mov": "mov", ".mkv": "matroska"}.get(suffix, "mp4")
-            self._container = av.open(str(self._pending.path), "w", format=container_format)
+            self._container = open_output(self._pending.path, suffix)
             self._stream = self._add_video(info, settings)
-            self._audio_map = {}
-            for src in audio_streams or []:
-                try:
-                    self._audio_map[src.index] = self._container.add_stream_from_template(src)
-                except (av.error.FFmpegError, ValueError) as exc:
-                    raise OutputError(
-                        f"the {src.codec_context.name} audio cannot go into a {suffix} file ({_why(exc)}); "
-                        "write .mkv, or pass --no-audio"
-                    ) from exc
+            self._audio_map = add_audio_streams(self._container, audio_streams or [], suffix)
         except BaseException:
             self.abort()
             raise
@@ -315,6 +306,26 @@ class VideoFileSink:
         """For an immediate exit from another thread: delete the temporary file without
         touching the encoder, which the sink thread may be using at this moment."""
         self._pending.discard()
+
+
+def open_output(path: str | os.PathLike, suffix: str):
+    """A PyAV container for writing, its format by the target's extension (MP4 unless .mov/.mkv)."""
+    return av.open(str(path), "w", format={".mov": "mov", ".mkv": "matroska"}.get(suffix.lower(), "mp4"))
+
+
+def add_audio_streams(container, streams: list, suffix: str, *, hint: str = "write .mkv, or pass --no-audio",
+                      source: str = "") -> dict:
+    """An output stream copied from each audio stream's template, by the input stream's index;
+    OutputError (saying ``hint``) for audio the container cannot hold."""
+    mapping = {}
+    for src in streams:
+        try:
+            mapping[src.index] = container.add_stream_from_template(src)
+        except (av.error.FFmpegError, ValueError) as exc:
+            of = f" of {source}" if source else ""
+            raise OutputError(f"the {src.codec_context.name} audio{of} cannot go into a {suffix} file ({_why(exc)}); "
+                              f"{hint}") from exc
+    return mapping
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
