@@ -104,12 +104,16 @@ def _note(message: str) -> None:
     _err(f"note: {message}")
 
 
+def _above(progress, prefix: str = ""):
+    """Lines printed above a running progress bar instead of through it (plain stderr without one)."""
+    if progress.disable:
+        return lambda message: _err(prefix + message)
+    return lambda message: progress.console.print(prefix + message, markup=False, highlight=False, soft_wrap=True)
+
+
 def _note_above(progress):
     """Notes printed above a running progress bar instead of through it."""
-    if progress.disable:
-        return _note
-    return lambda message: progress.console.print(f"note: {message}", markup=False, highlight=False,
-                                                  soft_wrap=True)
+    return _above(progress, "note: ")
 
 
 def _count(n: int, noun: str, plural: str | None = None) -> str:
@@ -485,11 +489,7 @@ def batch(
                                overwrite=overwrite, max_retries=retries)
     with _progress() as progress:
         bar = progress.add_task("batch frames", total=None)
-        say = _note_above(progress)
-        line = say if progress.disable else (lambda m: progress.console.print(m, markup=False, highlight=False,
-                                                                              soft_wrap=True))
-        if progress.disable:
-            line = _err
+        say, line = _note_above(progress), _above(progress)
 
         def on_input(s) -> None:
             if s.state == "skipped":
