@@ -349,8 +349,8 @@ class Smoother:
             boost = cv2.resize(boost, g_cur.shape[::-1], interpolation=cv2.INTER_LINEAR)
         restored = cv2.add(g_mix, cv2.multiply(detail, boost), dtype=cv2.CV_8U)
         # the L1 norm of the 16-bit Laplacian, over the pixels (a third of the time of absdiff and mean)
-        energies = [cv2.norm(cv2.Laplacian(g, cv2.CV_16S), cv2.NORM_L1) / g.size for g in (g_cur, g_mix, restored)]
-        e_cur, e_mix, e_full = energies
+        e_cur, e_mix, e_full = (cv2.norm(cv2.Laplacian(g, cv2.CV_16S), cv2.NORM_L1) / g.size
+                                for g in (g_cur, g_mix, restored))
         if e_full <= e_mix + 1e-3:
             return 1.0  # nothing to restore (or no way to): the restoration as it stands
         return float(np.clip((self.texture_budget * e_cur - e_mix) / (e_full - e_mix), 0.0, BUDGET_MAX_SCALE))
@@ -364,6 +364,7 @@ def _strips(h: int):
     """(first row, end row) of each band of ``STRIP_ROWS`` rows."""
     for y0 in range(0, h, STRIP_ROWS):
         yield y0, min(h, y0 + STRIP_ROWS)
+
 
 _GRIDS: dict[tuple, np.ndarray] = {}
 
