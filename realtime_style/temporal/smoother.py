@@ -65,6 +65,7 @@ MAX_GAIN = 3.0  # ... amplifying the blend's detail at most this much
 DETAIL_PX = 5  # the scale (box size) at which detail energy is measured and restored
 TEXTURE_BUDGET = 0.9  # ... scaled so the frame keeps this fraction of its texture energy ...
 BUDGET_MAX_SCALE = 2.0  # ... at most twice the per-pixel restoration
+BOOST_STEPS = 32  # the full-size boost's 8-bit steps: 1/32 (up to 7.97)
 BUDGET_SIDE = 512  # texture energy judged at this long side (as the texture measure does)
 DETAIL_MOTION_PX = 1.0  # detail is restored in full where things move this much a frame, less below
 # A region whose flow explains too few of its textured pixels (grey gradient over TEXTURE_LEVEL
@@ -141,10 +142,9 @@ class Smoother:
         if found is None:  # a scene cut, or a flow not trusted at all: nothing is taken from the past
             return self._remember(grey, stylized, (h, w))
         (map1, map2), confidence, moving = found
-        # blendLinear gives (a w1 + b w2) / (w1 + w2): with w1 = 1 and w2 the odds c / (1 - c) of
-        # the carry c, that is a (1 - c) + b c, without a full-size pass for 1 - c.
-        odds = cv2.resize(cv2.divide(confidence, cv2.subtract(1.0, confidence)), (w, h), interpolation=cv2.INTER_LINEAR)
-        mix, g_cur, g_mix = self._carry(stylized, map1, map2, odds)
+        # The carry as 8-bit weights (255 = all history), scaled up from the flow size.
+        weight = cv2.resize(cv2.convertScaleAbs(confidence, alpha=255.0), (w, h), interpolation=cv2.INTER_LINEAR)
+        mix, g_cur, g_mix = self._carry(stylized, map1, map2, weight)
         if self.detail_target > 0:
             self._restore_detail(g_cur, mix, g_mix, moving, confidence, strength)
         return self._remember(grey, mix, (h, w))
@@ -161,7 +161,9 @@ class Smoother:
         return grey
 
     def _remember(self, grey: np.ndarray, out: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-        self._prev_grey, self._prev_out, self._shape = grey, out, shape
+        # The history as RGBA: warping four channels with float maps costs half of three
+        # (OpenCV's vectorised path), more than the two conversions.
+        self._prev_grey, self._prev_out, self._shape = grey, cv2.cvtColor(out, cv2.COLOR_RGB2RGBA), shape
         return out
 
     def _motion(self, grey: np.ndarray, h: int, w: int, strength: float):
@@ -207,10 +209,12 @@ class Smoother:
         # linear resize) and then scaled up: cheaper than scaling the flow up first.
         sx, sy = w / sw, h / sh
         maps = cv2.add(cv2.multiply(flow, (sx, sy, 0.0, 0.0)), _full_size_grid(sh, sw, sx, sy))
-        maps = cv2.resize(maps, (w, h), interpolation=cv2.INTER_LINEAR)
+        # Two float maps (x, y) at full size: OpenCV's remap has a vectorised path for them with
+        # four-channel pictures, which the history is kept as (``_remember``).
+        maps = tuple(cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for m in cv2.split(maps))
         confidence *= np.float32(MAX_CARRY * strength)
         confidence *= trust
-        return cv2.convertMaps(maps, None, cv2.CV_16SC2), confidence, moving
+        return maps, confidence, moving
 
     def _follow(self, grey: np.ndarray, start: np.ndarray | None):
         """The flow from ``grey`` back to the previous frame (started as ``FlowTracker`` does), the
@@ -269,27 +273,30 @@ class Smoother:
         # frame that as a whole is not.
         return np.maximum(np.where(judged, trust, filled), np.float32(frame))
 
-    def _carry(self, stylized: np.ndarray, map1: np.ndarray, map2: np.ndarray, odds: np.ndarray):
+    def _carry(self, stylized: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, weight: np.ndarray):
         """The previous output warped along the maps, clamped to the current output's 5 x 5
-        neighbourhood and blended into it by the odds; with the greys of the current output and
-        of the blend. Worked in bands of ``STRIP_ROWS`` rows, each band through every step while
-        it is in the cache (the results are the whole frame's)."""
+        neighbourhood and blended into it by ``weight`` (8-bit, 255 = all history); with the greys
+        of the current output and of the blend. Worked in bands of ``STRIP_ROWS`` rows, each band
+        through every step while it is in the cache (the results are the whole frame's)."""
         h, w = stylized.shape[:2]
         mix = np.empty_like(stylized)
         g_cur, g_mix = np.empty((h, w), np.uint8), np.empty((h, w), np.uint8)
-        ones = _cached(("ones", h, w), lambda: np.ones((h, w), np.float32))
         k = self._clamp_kernel
         # The neighbourhood's bounds for the whole frame at once (a morphology call costs a
         # set-up that bands would pay again and again).
         low, high = (cv2.erode(stylized, k), cv2.dilate(stylized, k)) if k is not None else (None, None)
         for y0, y1 in _strips(h):
-            warped = cv2.remap(self._prev_out, map1[y0:y1], map2[y0:y1], cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REPLICATE)
+            warped = cv2.cvtColor(cv2.remap(self._prev_out, map_x[y0:y1], map_y[y0:y1], cv2.INTER_LINEAR,
+                                            borderMode=cv2.BORDER_REPLICATE), cv2.COLOR_RGBA2RGB)
             if k is not None:
                 warped = cv2.min(cv2.max(warped, low[y0:y1]), high[y0:y1])
-            cv2.blendLinear(stylized[y0:y1], warped, ones[y0:y1], odds[y0:y1], dst=mix[y0:y1])
-            cv2.cvtColor(stylized[y0:y1], cv2.COLOR_RGB2GRAY, dst=g_cur[y0:y1])
-            cv2.cvtColor(mix[y0:y1], cv2.COLOR_RGB2GRAY, dst=g_mix[y0:y1])
+            # cur + c (warped - cur) in 8 bits: the rise and the fall apart (each pixel and channel
+            # has one of them), each scaled by c -- a third of the work of a float blend.
+            cur, band, c = stylized[y0:y1], mix[y0:y1], cv2.cvtColor(weight[y0:y1], cv2.COLOR_GRAY2RGB)
+            cv2.add(cur, cv2.multiply(cv2.subtract(warped, cur), c, scale=1 / 255), dst=band)
+            cv2.subtract(band, cv2.multiply(cv2.subtract(cur, warped), c, scale=1 / 255), dst=band)
+            cv2.cvtColor(cur, cv2.COLOR_RGB2GRAY, dst=g_cur[y0:y1])
+            cv2.cvtColor(band, cv2.COLOR_RGB2GRAY, dst=g_mix[y0:y1])
         return mix, g_cur, g_mix
 
     def _restore_detail(self, g_cur: np.ndarray, mix: np.ndarray, g_mix: np.ndarray, moving: np.ndarray,
@@ -299,12 +306,15 @@ class Smoother:
         says things move, in the luminance only (what the eye, and the texture measure, see)."""
         k = (self.base_px, self.base_px)
         smooth_mix = cv2.blur(g_mix, k)
-        e_cur = cv2.blur(cv2.absdiff(g_cur, cv2.blur(g_cur, k)), k)
-        e_mix = cv2.blur(cv2.absdiff(g_mix, smooth_mix), k)
-        # The gain varies slowly: it is worked out at the size of ``moving`` (half the flow size).
-        # boost = clip(aim * e_cur / (e_mix + 0.5), 1, max_gain) - 1, faded where nothing moves
+        # The energies (mean absolute detail) are averaged over blocks of the size of ``moving``
+        # (half the flow size: 4 x 4 pixels at 640 x 360), where the gain is worked out (it varies
+        # slowly), and over 3 x 3 of those blocks: a smoother gain than a 5 x 5 mean at full size,
+        # at a fraction of its cost (issue 16, fourth round: the alley 0.547 against 0.558).
         small = moving.shape[::-1]
-        e_cur, e_mix = (_area_resize(e, small) for e in (e_cur, e_mix))
+        e_cur = _area_resize(cv2.absdiff(g_cur, cv2.blur(g_cur, k)), small)
+        e_mix = _area_resize(cv2.absdiff(g_mix, smooth_mix), small)
+        e_cur, e_mix = (cv2.blur(e, (3, 3)) for e in (e_cur, e_mix))
+        # boost = clip(aim * e_cur / (e_mix + 0.5), 1, max_gain) - 1, faded where nothing moves
         # The aim above 1 (``detail_target``) makes up for what the average blurs beyond the
         # measured energy, so it applies as far as history was mixed in: where nothing was
         # carried the frame is left as the network made it (sharpening it would amplify its flicker).
@@ -314,15 +324,17 @@ class Smoother:
         boost = cv2.multiply(cv2.subtract(cv2.min(cv2.max(ratio, 1.0), self.max_gain), 1.0), moving)
         if self.texture_budget > 0:  # scaled while it is small
             boost = cv2.multiply(boost, self._budget_scale(g_cur, g_mix, smooth_mix, boost))
-        boost = cv2.resize(boost, g_mix.shape[::-1], interpolation=cv2.INTER_LINEAR)
-        # The same change on every channel (a luminance change), added as its positive and
-        # subtracted as its negative part: each pixel has only one, so this is the saturated
-        # signed sum, with 8-bit three-channel passes (cheaper than a 16-bit merge and add);
-        # band by band, as in ``_carry``.
+        # In 8 bits at full size, in steps of 1/BOOST_STEPS (the boost is at most
+        # (MAX_GAIN - 1) * BUDGET_MAX_SCALE = 4; 8-bit products cost a third of float ones).
+        boost = cv2.resize(cv2.convertScaleAbs(boost, alpha=BOOST_STEPS), g_mix.shape[::-1],
+                           interpolation=cv2.INTER_LINEAR)
+        # The same change on every channel (a luminance change): the blend's detail above its
+        # local mean raised and below it deepened, each part scaled by the boost and added or
+        # subtracted (each pixel has only one), with 8-bit passes; band by band, as in ``_carry``.
         for y0, y1 in _strips(mix.shape[0]):
-            detail = cv2.subtract(g_mix[y0:y1], smooth_mix[y0:y1], dtype=cv2.CV_32F)
-            gain = cv2.multiply(detail, boost[y0:y1], dtype=cv2.CV_8U)
-            loss = cv2.multiply(detail, boost[y0:y1], scale=-1.0, dtype=cv2.CV_8U)
+            g, m, b = g_mix[y0:y1], smooth_mix[y0:y1], boost[y0:y1]
+            gain = cv2.multiply(cv2.subtract(g, m), b, scale=1 / BOOST_STEPS)
+            loss = cv2.multiply(cv2.subtract(m, g), b, scale=1 / BOOST_STEPS)
             band = mix[y0:y1]
             cv2.add(band, cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB), dst=band)
             cv2.subtract(band, cv2.cvtColor(loss, cv2.COLOR_GRAY2RGB), dst=band)
