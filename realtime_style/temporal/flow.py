@@ -44,6 +44,7 @@ class FlowTracker:
         self._dis.setPatchStride(DIS_PATCH_STRIDE)
         self._dis.setGradientDescentIterations(DIS_ITERATIONS)
         self._window: np.ndarray | None = None
+        self._small: tuple[np.ndarray, np.ndarray] | None = None  # (a frame, its small copy): the next one's previous
 
     def __call__(self, grey: np.ndarray, prev_grey: np.ndarray, prev_flow: np.ndarray | None) -> np.ndarray:
         """(h, w, 2) float32: for each pixel of ``grey``, where it is in ``prev_grey`` (offsets)."""
@@ -70,7 +71,12 @@ class FlowTracker:
         if min(h, w) // k < 8:
             return None
         size = (w // k, h // k)
-        a, b = (cv2.resize(g, size, interpolation=cv2.INTER_AREA).astype(np.float32) for g in (grey, prev_grey))
+        a = cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        if self._small is not None and self._small[0] is prev_grey and self._small[1].shape == a.shape:
+            b = self._small[1]  # made as the previous frame's ``a``
+        else:
+            b = cv2.resize(prev_grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        self._small = (grey, a)
         if self._window is None or self._window.shape != a.shape:
             self._window = cv2.createHanningWindow(size, cv2.CV_32F)
         (dx, dy), response = cv2.phaseCorrelate(a, b, self._window)

@@ -201,14 +201,15 @@ class Smoother:
         boundary, still = (cv2.resize(m, (sw, sh), interpolation=cv2.INTER_NEAREST) for m in (boundary, still))
         confidence = cv2.bitwise_and(confidence, confidence, mask=cv2.bitwise_not(boundary))
         confidence = cv2.erode(confidence, _KERNEL_3)  # keep clear of unreliable edges
-        flow = cv2.bitwise_and(flow, flow, mask=cv2.bitwise_not(still))
         # Where nothing moves, strokes do not drift out of phase and the blend loses no
         # texture, only flicker: detail restoration there would put the flicker back.
         moving = np.minimum(cv2.sqrt(magnitude2) * np.float32(w / sw / DETAIL_MOTION_PX), 1.0)
         # The map in full-size pixels, built at flow size (pixel centres line up under a
         # linear resize) and then scaled up: cheaper than scaling the flow up first.
         sx, sy = w / sw, h / sh
-        maps = cv2.add(cv2.multiply(flow, (sx, sy, 0.0, 0.0)), _full_size_grid(sh, sw, sx, sy))
+        grid = _full_size_grid(sh, sw, sx, sy)
+        maps = cv2.add(cv2.multiply(flow, (sx, sy, 0.0, 0.0)), grid)
+        cv2.copyTo(grid, still, maps)  # where nothing moves, nothing is moved
         # Two float maps (x, y) at full size: OpenCV's remap has a vectorised path for them with
         # four-channel pictures, which the history is kept as (``_remember``).
         maps = tuple(cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for m in cv2.split(maps))
@@ -322,22 +323,20 @@ class Smoother:
         aim = carried * np.float32((self.detail_target - 1.0) / (MAX_CARRY * strength)) + np.float32(1.0)
         ratio = e_cur.astype(np.float32) * aim / (e_mix.astype(np.float32) + np.float32(0.5))
         boost = cv2.multiply(cv2.subtract(cv2.min(cv2.max(ratio, 1.0), self.max_gain), 1.0), moving)
-        if self.texture_budget > 0:  # scaled while it is small
-            boost = cv2.multiply(boost, self._budget_scale(g_cur, g_mix, smooth_mix, boost))
-        # In 8 bits at full size, in steps of 1/BOOST_STEPS (the boost is at most
+        # In 8 bits from here, in steps of 1/BOOST_STEPS (the boost is at most
         # (MAX_GAIN - 1) * BUDGET_MAX_SCALE = 4; 8-bit products cost a third of float ones).
-        boost = cv2.resize(cv2.convertScaleAbs(boost, alpha=BOOST_STEPS), g_mix.shape[::-1],
+        if self.texture_budget > 0:  # scaled while it is small
+            scale = self._budget_scale(g_cur, g_mix, smooth_mix, cv2.convertScaleAbs(boost, alpha=BOOST_STEPS))
+        else:
+            scale = 1.0
+        boost = cv2.resize(cv2.convertScaleAbs(boost, alpha=BOOST_STEPS * scale), g_mix.shape[::-1],
                            interpolation=cv2.INTER_LINEAR)
-        # The same change on every channel (a luminance change): the blend's detail above its
-        # local mean raised and below it deepened, each part scaled by the boost and added or
-        # subtracted (each pixel has only one), with 8-bit passes; band by band, as in ``_carry``.
+        # The same change on every channel (a luminance change), band by band as in ``_carry``.
         for y0, y1 in _strips(mix.shape[0]):
-            g, m, b = g_mix[y0:y1], smooth_mix[y0:y1], boost[y0:y1]
-            gain = cv2.multiply(cv2.subtract(g, m), b, scale=1 / BOOST_STEPS)
-            loss = cv2.multiply(cv2.subtract(m, g), b, scale=1 / BOOST_STEPS)
+            rise, fall = _scaled_detail(g_mix[y0:y1], smooth_mix[y0:y1], boost[y0:y1])
             band = mix[y0:y1]
-            cv2.add(band, cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB), dst=band)
-            cv2.subtract(band, cv2.cvtColor(loss, cv2.COLOR_GRAY2RGB), dst=band)
+            cv2.add(band, cv2.cvtColor(rise, cv2.COLOR_GRAY2RGB), dst=band)
+            cv2.subtract(band, cv2.cvtColor(fall, cv2.COLOR_GRAY2RGB), dst=band)
 
     def _budget_scale(self, g_cur: np.ndarray, g_mix: np.ndarray, smooth_mix: np.ndarray, boost: np.ndarray) -> float:
         """How much of the restoration to apply (0..``BUDGET_MAX_SCALE``) so the frame's texture
@@ -348,18 +347,19 @@ class Smoother:
         added detail follows the blend's own). The images are brought to ``BUDGET_SIDE`` by exact
         halvings and a linear resize for the rest (``_area_resize``: a fractional area resize of
         three full-size images cost more than the rest of the restoration), the restoration
-        (the blend's detail, ``g_mix - smooth_mix``, times the boost) is added at that size, and
-        the Laplacians are taken in 8 and 16 bits."""
+        (the blend's detail, ``g_mix - smooth_mix``, times the boost: 8-bit, in steps of
+        1/BOOST_STEPS, as it is applied) is added at that size, and the Laplacians are taken in 8
+        and 16 bits."""
         h, w = g_cur.shape
         f = min(1.0, BUDGET_SIDE / max(h, w))
         if f < 1.0:
             size = (max(1, round(w * f)), max(1, round(h * f)))
             g_cur, g_mix, smooth_mix = (_area_resize(g, size) for g in (g_cur, g_mix, smooth_mix))
-        detail = cv2.subtract(g_mix, smooth_mix, dtype=cv2.CV_32F)  # shrinking is linear: the shrunk detail
         if boost.shape != g_cur.shape:  # the boost varies slowly (it is worked out at a quarter of the
             # size or less), so the product of the detail shrunk and the boost grown is the shrunk product
             boost = cv2.resize(boost, g_cur.shape[::-1], interpolation=cv2.INTER_LINEAR)
-        restored = cv2.add(g_mix, cv2.multiply(detail, boost), dtype=cv2.CV_8U)
+        rise, fall = _scaled_detail(g_mix, smooth_mix, boost)  # shrinking is linear: the shrunk detail
+        restored = cv2.subtract(cv2.add(g_mix, rise), fall)
         # the L1 norm of the 16-bit Laplacian, over the pixels (a third of the time of absdiff and mean)
         e_cur, e_mix, e_full = (cv2.norm(cv2.Laplacian(g, cv2.CV_16S), cv2.NORM_L1) / g.size
                                 for g in (g_cur, g_mix, restored))
@@ -369,6 +369,14 @@ class Smoother:
 
 
 _KERNEL_3 = np.ones((3, 3), np.uint8)
+
+
+def _scaled_detail(grey: np.ndarray, local_mean: np.ndarray, boost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The detail of ``grey`` above and below its local mean, each scaled by ``boost`` (8-bit, in
+    steps of 1/BOOST_STEPS): (the rise, the fall), 8-bit; a pixel has only one of them, so adding
+    the rise and subtracting the fall is the saturated signed sum."""
+    return (cv2.multiply(cv2.subtract(grey, local_mean), boost, scale=1 / BOOST_STEPS),
+            cv2.multiply(cv2.subtract(local_mean, grey), boost, scale=1 / BOOST_STEPS))
 STRIP_ROWS = 48  # full-size work in bands of rows that stay in the cache (issue 16, third round)
 
 
