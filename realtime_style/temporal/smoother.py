@@ -16,12 +16,13 @@ under ``flow.MIN_SIDE`` on the short side; a frame smaller than that is passed t
    history unless the frame as a whole is followed, so smoothing never adds flicker there,
    and the followable part of a frame is still smoothed.
 3. The sampling map is built at flow size and scaled up; the previous *output* is warped
-   along it at full size (fixed-point bilinear).
+   along it at full size (bilinear; the history is kept as RGBA, whose warp along two float
+   maps OpenCV vectorises: half the work of three channels).
 4. Neighbourhood clamping, as in temporal anti-aliasing: the warped history may only take
    colours that the current output has in the same 5 x 5 neighbourhood (per channel,
    between its minimum and maximum there). Strokes that are merely out of phase
    pass; ghosts of what is gone, and drift from a wrong flow, do not.
-5. The blend is a per-pixel weighted average (at most 80 % history, 64 % at the default
+5. The blend is a per-pixel weighted average in 8 bits (at most 80 % history, 64 % at the default
    strength), after which the current frame's local detail energy (5 px scale) is restored in
    the luminance where the average lost it and things move: out-of-phase brush strokes would
    otherwise cancel into grey mush (what a plain blend does). Where nothing moves the average
@@ -37,10 +38,11 @@ it takes each frame's strength from the frame's settings where they name one (li
 
 Cost: flow, confidence and the trust tests run at ``FLOW_SCALE`` of the frame size, at most
 ``MAX_FLOW_SIDE`` long (or below); the full-size work is one remap, one clamp, one blend and a
-luminance-only sharpening, done in bands of ``STRIP_ROWS`` rows that stay in the cache; the
-texture budget is judged on small copies. Measured (``benchmarks/smoothing_cost.py --parts``)
-in ``benchmarks/RESULTS.md``, sections "2026-11-22 · Smoothing, third round: ..." (issue 6) and
-"2026-12-01 · Smoothing under large motion" (issue 16, its third round: the cost).
+luminance-only sharpening, in 8 bits and in bands of ``STRIP_ROWS`` rows that stay in the cache;
+the detail energies are averaged over the gain's blocks and the texture budget is judged on
+small copies. Measured (``benchmarks/smoothing_cost.py --parts``) in ``benchmarks/RESULTS.md``,
+sections "2026-11-22 · Smoothing, third round: ..." (issue 6), "2026-12-01 · Smoothing under
+large motion" and "... issue 16's third round" and "... fourth round" (issue 16: the cost).
 """
 
 from __future__ import annotations
