@@ -147,9 +147,14 @@ class Smoother:
         # The carry as 8-bit weights (255 = all history), scaled up from the flow size.
         weight = cv2.resize(cv2.convertScaleAbs(confidence, alpha=255.0), (w, h), interpolation=cv2.INTER_LINEAR)
         mix, g_cur, g_mix = self._carry(stylized, map1, map2, weight)
+        # The history's buffer has been read by the warp: the new history is written into it,
+        # band by band while each band is in the cache.
+        history = self._prev_out
         if self.detail_target > 0:
-            self._restore_detail(g_cur, mix, g_mix, moving, confidence, strength)
-        return self._remember(grey, mix, (h, w))
+            self._restore_detail(g_cur, mix, g_mix, moving, confidence, strength, history)
+        else:
+            cv2.cvtColor(mix, cv2.COLOR_RGB2RGBA, dst=history)
+        return self._remember(grey, mix, (h, w), history)
 
     # -- steps -------------------------------------------------------------------------------
     def _flow_grey(self, rgb: np.ndarray) -> np.ndarray:
@@ -162,10 +167,14 @@ class Smoother:
             grey = cv2.resize(grey, small, interpolation=cv2.INTER_LINEAR)
         return grey
 
-    def _remember(self, grey: np.ndarray, out: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-        # The history as RGBA: warping four channels with float maps costs half of three
-        # (OpenCV's vectorised path), more than the two conversions.
-        self._prev_grey, self._prev_out, self._shape = grey, cv2.cvtColor(out, cv2.COLOR_RGB2RGBA), shape
+    def _remember(self, grey: np.ndarray, out: np.ndarray, shape: tuple[int, int],
+                  history: np.ndarray | None = None) -> np.ndarray:
+        """Keep this frame as the next one's past; ``history``: ``out`` as RGBA where it is made
+        already. The history is kept as RGBA: warping four channels with float maps costs half of
+        three (OpenCV's vectorised path), more than the conversion."""
+        if history is None:
+            history = cv2.cvtColor(out, cv2.COLOR_RGB2RGBA)
+        self._prev_grey, self._prev_out, self._shape = grey, history, shape
         return out
 
     def _motion(self, grey: np.ndarray, h: int, w: int, strength: float):
@@ -209,12 +218,13 @@ class Smoother:
         # The map in full-size pixels, built at flow size (pixel centres line up under a
         # linear resize) and then scaled up: cheaper than scaling the flow up first.
         sx, sy = w / sw, h / sh
-        grid = _full_size_grid(sh, sw, sx, sy)
-        maps = cv2.add(cv2.multiply(flow, (sx, sy, 0.0, 0.0)), grid)
-        cv2.copyTo(grid, still, maps)  # where nothing moves, nothing is moved
-        # Two float maps (x, y) at full size: OpenCV's remap has a vectorised path for them with
-        # four-channel pictures, which the history is kept as (``_remember``).
-        maps = tuple(cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for m in cv2.split(maps))
+        # Two float maps (x, y): OpenCV's remap has a vectorised path for them with four-channel
+        # pictures, which the history is kept as (``_remember``).
+        maps = []
+        for f, grid, scale in zip(cv2.split(flow), _full_size_grids(sh, sw, sx, sy), (sx, sy)):
+            m = cv2.scaleAdd(f, scale, grid)
+            cv2.copyTo(grid, still, m)  # where nothing moves, nothing is moved
+            maps.append(cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR))
         confidence *= np.float32(MAX_CARRY * strength)
         confidence *= trust
         return maps, confidence, moving
@@ -303,10 +313,11 @@ class Smoother:
         return mix, g_cur, g_mix
 
     def _restore_detail(self, g_cur: np.ndarray, mix: np.ndarray, g_mix: np.ndarray, moving: np.ndarray,
-                        carry: np.ndarray, strength: float) -> None:
+                        carry: np.ndarray, strength: float, history: np.ndarray) -> None:
         """Give the blend (``mix``, changed in place; ``g_mix`` its grey) back the current frame's
         (grey ``g_cur``) local detail energy (5 px scale) where the average lost it and ``moving``
-        says things move, in the luminance only (what the eye, and the texture measure, see)."""
+        says things move, in the luminance only (what the eye, and the texture measure, see);
+        the result is also written to ``history`` as RGBA."""
         k = (self.base_px, self.base_px)
         smooth_mix = cv2.blur(g_mix, k)
         # The energies (mean absolute detail) are averaged over blocks of the size of ``moving``
@@ -339,6 +350,7 @@ class Smoother:
             band = mix[y0:y1]
             cv2.add(band, cv2.cvtColor(rise, cv2.COLOR_GRAY2RGB), dst=band)
             cv2.subtract(band, cv2.cvtColor(fall, cv2.COLOR_GRAY2RGB), dst=band)
+            cv2.cvtColor(band, cv2.COLOR_RGB2RGBA, dst=history[y0:y1])
 
     def _budget_scale(self, g_cur: np.ndarray, g_mix: np.ndarray, smooth_mix: np.ndarray, boost: np.ndarray) -> float:
         """How much of the restoration to apply (0..``BUDGET_MAX_SCALE``) so the frame's texture
@@ -388,10 +400,10 @@ def _strips(h: int):
         yield y0, min(h, y0 + STRIP_ROWS)
 
 
-_GRIDS: dict[tuple, np.ndarray] = {}
+_GRIDS: dict[tuple, object] = {}
 
 
-def _cached(key: tuple, make) -> np.ndarray:
+def _cached(key: tuple, make):
     g = _GRIDS.get(key)
     if g is None:
         if len(_GRIDS) > 32:
@@ -423,6 +435,6 @@ def _grid2(h: int, w: int) -> np.ndarray:
                                                                np.arange(h, dtype=np.float32))))
 
 
-def _full_size_grid(h: int, w: int, sx: float, sy: float) -> np.ndarray:
-    """For each pixel of an (h, w) grid, the full-size pixel coordinate of its centre."""
-    return _cached(("full", h, w, sx, sy), lambda: (_grid2(h, w) + 0.5) * np.float32([sx, sy]) - 0.5)
+def _full_size_grids(h: int, w: int, sx: float, sy: float) -> tuple[np.ndarray, np.ndarray]:
+    """For each pixel of an (h, w) grid, the full-size x and y coordinates of its centre."""
+    return _cached(("full", h, w, sx, sy), lambda: tuple(cv2.split((_grid2(h, w) + 0.5) * np.float32([sx, sy]) - 0.5)))
