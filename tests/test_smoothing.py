@@ -296,3 +296,21 @@ def test_work_in_bands_of_rows_is_the_whole_frames_work(monkeypatch, h, w):
     for rows in (48, 5):
         for whole, banded in zip(results[h], results[rows]):
             np.testing.assert_array_equal(banded, whole)
+
+
+def test_frames_handed_in_or_out_are_never_written_afterwards():
+    """The smoother reuses buffers of its own (the new history is written into the last one's),
+    never a frame it was given or has returned: a sink or a queue may still hold them."""
+    frames = panning(6, seed=4)
+    stylize = flicker(seed=6, stroke_px=3.0)
+    sm = Smoother(DEFAULT_STRENGTH)
+    held = []
+    for f in frames:
+        styl = stylize(f)
+        out = sm.smooth(f, styl)
+        held.append((f, f.copy(), styl, styl.copy(), out, out.copy()))
+    assert any(not np.array_equal(out, styl) for _, _, styl, _, out, _ in held[1:])  # history was carried
+    for f, f0, styl, styl0, out, out0 in held:
+        np.testing.assert_array_equal(f, f0)
+        np.testing.assert_array_equal(styl, styl0)
+        np.testing.assert_array_equal(out, out0)
