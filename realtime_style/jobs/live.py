@@ -28,7 +28,7 @@ from realtime_style.io.frames import LIVE_TIME_BASE, Frame
 from realtime_style.latest import Latest
 from realtime_style.live.controls import HELP, LiveControls
 from realtime_style.live.outputs import LiveSink, VirtualCamera
-from realtime_style.live.stats import LiveCounters, peak_rss_mb
+from realtime_style.live.stats import LiveCounters, ema, peak_rss_mb
 from realtime_style.live.styles import StyleSwitcher
 from realtime_style.live.window import Window, check_display
 from realtime_style.models.registry import style_label
@@ -195,7 +195,7 @@ def live_engine_stage(switcher: StyleSwitcher, counters: LiveCounters) -> Callab
         counters.infer_s += engine.last_model_s
         counters.inferred += 1
         ms = engine.last_model_s * 1000.0
-        counters.model_rate_ms = ms if not counters.model_rate_ms else 0.9 * counters.model_rate_ms + 0.1 * ms
+        counters.model_rate_ms = ema(counters.model_rate_ms, ms, 0.1)
         return frame
 
     return stage

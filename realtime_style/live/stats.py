@@ -12,6 +12,12 @@ _BIN_MS = 0.25
 _BINS = 40_000  # 0..10 s in quarter milliseconds; later values land in the last bin
 
 
+def ema(previous: float, sample: float, weight: float) -> float:
+    """An exponential moving average with ``weight`` on the newest sample; the sample itself
+    while there is none yet (``previous`` 0)."""
+    return sample if not previous else (1.0 - weight) * previous + weight * sample
+
+
 class LatencyHistogram:
     """Percentiles of capture-to-display latency without keeping every sample."""
 

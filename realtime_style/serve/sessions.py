@@ -24,7 +24,7 @@ import numpy as np
 
 from realtime_style.io.frames import Frame, FrameSettings
 from realtime_style.latest import Latest
-from realtime_style.live.stats import LatencyHistogram, RateMeter
+from realtime_style.live.stats import LatencyHistogram, RateMeter, ema
 from realtime_style.pipeline import Pipeline, PipelineError
 from realtime_style.serve.engines import EnginePool
 from realtime_style.serve.protocol import (
@@ -167,8 +167,8 @@ class ClientSession:
         s = self.settings
         if self._released_at is not None:
             sample = min(1.0, time.perf_counter() - self._released_at)
-            self._send_dev = _ema(self._send_dev, abs(sample - self._send_s)) if self._send_s else 0.0
-            self._send_s = _ema(self._send_s, sample)
+            self._send_dev = ema(self._send_dev, abs(sample - self._send_s), EMA) if self._send_s else 0.0
+            self._send_s = ema(self._send_s, sample, EMA)
             self._released_at = None
         frame = Frame(index=frame_id, rgb=rgb, settings=FrameSettings(
             strength=s.strength, preserve_color=s.preserve_color, smooth=s.smooth, style=s.style))
@@ -200,7 +200,7 @@ class ClientSession:
                 self._send_later(delay, {"type": "release", "id": frame.index})
                 self._released_at = start + delay
             frame.output = engine.stylize(frame.rgb, strength=s.strength, preserve_color=s.preserve_color)
-            self._model_s = _ema(self._model_s, time.perf_counter() - start)
+            self._model_s = ema(self._model_s, time.perf_counter() - start, EMA)
         return frame
 
     def _deliver(self, frame: Frame) -> None:
@@ -241,10 +241,6 @@ class ClientSession:
                     "latency_ms": {"p50": c.latency.percentile(50), "p95": c.latency.percentile(95)},
                     "size": c.size, "style": self.settings.style, "settings": self.settings.to_json(),
                     "connected_s": round(time.time() - self.started, 1)}
-
-
-def _ema(value: float, sample: float) -> float:
-    return sample if not value else (1.0 - EMA) * value + EMA * sample
 
 
 class SessionRegistry:
