@@ -101,7 +101,7 @@ class Smoother:
         self.passed_through = 0  # frames too small for the flow, returned as they came
         self._flow = FlowTracker()
         d = np.arange(256, dtype=np.float32) / 255.0
-        self._confidence_lut = np.exp(-PHOTOMETRIC_SCALE * d * d).astype(np.float32)
+        self._confidence_lut = np.round(255 * np.exp(-PHOTOMETRIC_SCALE * d * d)).astype(np.uint8)
         self._cut_level = int(round(CUT_DIFF * 255))
         self._clamp_kernel = np.ones((clamp_px, clamp_px), np.uint8) if clamp_px else None
         self.reset()
@@ -143,15 +143,13 @@ class Smoother:
         found = self._motion(grey, h, w, strength)
         if found is None:  # a scene cut, or a flow not trusted at all: nothing is taken from the past
             return self._remember(grey, stylized, (h, w))
-        (map_x, map_y), confidence, moving = found
-        # The carry as 8-bit weights (255 = all history), scaled up from the flow size.
-        weight = cv2.resize(cv2.convertScaleAbs(confidence, alpha=255.0), (w, h), interpolation=cv2.INTER_LINEAR)
-        mix, g_cur, g_mix = self._carry(stylized, map_x, map_y, weight)
+        at, carry, moving = found
+        mix, g_cur, g_mix = self._carry(stylized, at, cv2.resize(carry, (w, h), interpolation=cv2.INTER_LINEAR))
         # The history's buffer has been read by the warp: the new history is written into it,
         # band by band while each band is in the cache.
         history = self._prev_out
         if self.detail_target > 0:
-            self._restore_detail(g_cur, mix, g_mix, moving, confidence, strength, history)
+            self._restore_detail(g_cur, mix, g_mix, moving, carry, strength, history)
         else:
             cv2.cvtColor(mix, cv2.COLOR_RGB2RGBA, dst=history)
         return self._remember(grey, mix, (h, w), history)
@@ -178,14 +176,14 @@ class Smoother:
         return out
 
     def _motion(self, grey: np.ndarray, h: int, w: int, strength: float):
-        """The full-size sampling maps (fixed point), the carry weight at flow size and how
-        much each place moves (0..1, at half the flow size); None at a scene cut (counted in
-        ``cuts``) and where no part of the flow is trusted (``flow_failures``). The
+        """The full-size sampling maps (x, y; float), the carry at flow size (8-bit, 255 = all
+        history) and how much each place moves (0..1, at half the flow size); None at a scene cut
+        (counted in ``cuts``) and where no part of the flow is trusted (``flow_failures``). The
         motion-boundary and still tests run at half the flow size (a conservative, slightly
         wider boundary, at a quarter of the cost)."""
         sh, sw = grey.shape
         start, self._prev_flow = self._prev_flow, None
-        flow, diff, trust = self._follow(grey, start)
+        flow, at, diff, trust = self._follow(grey, start)
         if trust is None:
             self.cuts += 1  # most of the picture cannot be explained by motion: a new scene
             return None
@@ -198,7 +196,7 @@ class Smoother:
                 self.flow_failures += 1
                 return None
             trust = cv2.resize(trust, (sw, sh), interpolation=cv2.INTER_LINEAR)
-        confidence = cv2.LUT(diff, self._confidence_lut)
+        confidence = cv2.LUT(diff, self._confidence_lut)  # 8-bit: 255 = sure
         # Lai et al.'s motion-boundary test (central differences, in flow-size pixels), with a
         # floor suited to DIS's blocky flow: |grad u|^2 + |grad v|^2 > 0.01 |F|^2 + floor.
         qw, qh = max(4, sw // 2), max(4, sh // 2)
@@ -215,35 +213,38 @@ class Smoother:
         # Where nothing moves, strokes do not drift out of phase and the blend loses no
         # texture, only flicker: detail restoration there would put the flicker back.
         moving = np.minimum(cv2.sqrt(magnitude2) * np.float32(w / sw / DETAIL_MOTION_PX), 1.0)
-        # The map in full-size pixels, built at flow size (pixel centres line up under a
-        # linear resize) and then scaled up: cheaper than scaling the flow up first.
+        # The sampling maps in full-size pixels, built at flow size (pixel centres line up under
+        # a linear resize: x_full = sx (x + 0.5) - 0.5, one affine transform of where the pixels
+        # were) and then scaled up: two float maps, x and y (OpenCV's remap has a vectorised path
+        # for them with four-channel pictures, which the history is kept as: ``_remember``).
         sx, sy = w / sw, h / sh
-        # Two float maps (x, y): OpenCV's remap has a vectorised path for them with four-channel
-        # pictures, which the history is kept as (``_remember``).
-        maps = []
-        for f, grid, scale in zip(cv2.split(flow), _full_size_grids(sh, sw, sx, sy), (sx, sy)):
-            m = cv2.scaleAdd(f, scale, grid)
-            cv2.copyTo(grid, still, m)  # where nothing moves, nothing is moved
-            maps.append(cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR))
-        confidence *= np.float32(MAX_CARRY * strength)
-        confidence *= trust
-        return maps, confidence, moving
+        to_full = np.float32([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5]])
+        at = cv2.transform(at, to_full)
+        # Where nothing moves, nothing is moved.
+        cv2.copyTo(_cached(("full", sh, sw, sx, sy), lambda: cv2.transform(_grid2(sh, sw), to_full)), still, at)
+        at = tuple(cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for m in cv2.split(at))
+        # The carry as 8-bit weights (255: all history).
+        if isinstance(trust, float):
+            weight = cv2.convertScaleAbs(confidence, alpha=MAX_CARRY * strength * trust)
+        else:
+            weight = cv2.multiply(confidence, trust, scale=MAX_CARRY * strength, dtype=cv2.CV_8U)
+        return at, weight, moving
 
     def _follow(self, grey: np.ndarray, start: np.ndarray | None):
-        """The flow from ``grey`` back to the previous frame (started as ``FlowTracker`` does), the
-        grey difference it leaves, and how far it is trusted: None for a scene cut (most of the
-        picture cannot be explained by motion), else 1.0 or a map of 0..1 per region
-        (``_flow_trust``)."""
+        """The flow from ``grey`` back to the previous frame (started as ``FlowTracker`` does), where
+        it says each pixel was (flow-size coordinates), the grey difference it leaves, and how far
+        it is trusted: None for a scene cut (most of the picture cannot be explained by motion),
+        else 1.0 or a map of 0..1 per region (``_flow_trust``)."""
         sh, sw = grey.shape
         flow = self._flow(grey, self._prev_grey, start)  # current -> previous, (sh, sw, 2)
-        warped_prev = cv2.remap(self._prev_grey, cv2.add(flow, _grid2(sh, sw)), None, cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_REPLICATE)
+        at = cv2.add(flow, _grid2(sh, sw))  # where each pixel was, in flow-size pixels
+        warped_prev = cv2.remap(self._prev_grey, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         diff = cv2.absdiff(grey, warped_prev)
         unexplained = cv2.threshold(diff, self._cut_level, 255, cv2.THRESH_BINARY)[1]
         share = cv2.countNonZero(unexplained) / diff.size
         if share > CUT_FRACTION:
-            return flow, diff, None
-        return flow, diff, self._flow_trust(grey, unexplained, share)
+            return flow, at, diff, None
+        return flow, at, diff, self._flow_trust(grey, unexplained, share)
 
     @staticmethod
     def _flow_trust(grey: np.ndarray, unexplained: np.ndarray, share: float) -> float | np.ndarray | None:
@@ -286,8 +287,8 @@ class Smoother:
         # frame that as a whole is not.
         return np.maximum(np.where(judged, trust, filled), np.float32(frame))
 
-    def _carry(self, stylized: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, weight: np.ndarray):
-        """The previous output warped along the maps, clamped to the current output's 5 x 5
+    def _carry(self, stylized: np.ndarray, at: tuple[np.ndarray, np.ndarray], weight: np.ndarray):
+        """The previous output warped along the maps ``at`` (x, y), clamped to the current output's 5 x 5
         neighbourhood and blended into it by ``weight`` (8-bit, 255 = all history); with the greys
         of the current output and of the blend. Worked in bands of ``STRIP_ROWS`` rows, each band
         through every step while it is in the cache (the results are the whole frame's)."""
@@ -299,15 +300,16 @@ class Smoother:
         # set-up that bands would pay again and again).
         low, high = (cv2.erode(stylized, k), cv2.dilate(stylized, k)) if k is not None else (None, None)
         for y0, y1 in _strips(h):
-            warped = cv2.cvtColor(cv2.remap(self._prev_out, map_x[y0:y1], map_y[y0:y1], cv2.INTER_LINEAR,
+            warped = cv2.cvtColor(cv2.remap(self._prev_out, at[0][y0:y1], at[1][y0:y1], cv2.INTER_LINEAR,
                                             borderMode=cv2.BORDER_REPLICATE), cv2.COLOR_RGBA2RGB)
             if k is not None:
                 warped = cv2.min(cv2.max(warped, low[y0:y1]), high[y0:y1])
-            # cur + c (warped - cur) in 8 bits: the rise and the fall apart (each pixel and channel
-            # has one of them), each scaled by c -- a third of the work of a float blend.
-            cur, band, c = stylized[y0:y1], mix[y0:y1], cv2.cvtColor(weight[y0:y1], cv2.COLOR_GRAY2RGB)
-            cv2.add(cur, cv2.multiply(cv2.subtract(warped, cur), c, scale=1 / 255), dst=band)
-            cv2.subtract(band, cv2.multiply(cv2.subtract(cur, warped), c, scale=1 / 255), dst=band)
+            # c warped + (1 - c) cur in 8 bits: two products and a sum, each product rounded (at
+            # most one level off the exact average; exact where c is 0 or 1).
+            cur, band, c = stylized[y0:y1], mix[y0:y1], weight[y0:y1]
+            cv2.multiply(warped, cv2.cvtColor(c, cv2.COLOR_GRAY2RGB), dst=warped, scale=1 / 255)
+            cv2.multiply(cur, cv2.cvtColor(cv2.bitwise_not(c), cv2.COLOR_GRAY2RGB), dst=band, scale=1 / 255)
+            cv2.add(band, warped, dst=band)
             cv2.cvtColor(cur, cv2.COLOR_RGB2GRAY, dst=g_cur[y0:y1])
             cv2.cvtColor(band, cv2.COLOR_RGB2GRAY, dst=g_mix[y0:y1])
         return mix, g_cur, g_mix
@@ -332,8 +334,8 @@ class Smoother:
         # The aim above 1 (``detail_target``) makes up for what the average blurs beyond the
         # measured energy, so it applies as far as history was mixed in: where nothing was
         # carried the frame is left as the network made it (sharpening it would amplify its flicker).
-        carried = cv2.resize(carry, small, interpolation=cv2.INTER_LINEAR)
-        aim = carried * np.float32((self.detail_target - 1.0) / (MAX_CARRY * strength)) + np.float32(1.0)
+        carried = cv2.resize(carry, small, interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        aim = carried * np.float32((self.detail_target - 1.0) / (255 * MAX_CARRY * strength)) + np.float32(1.0)
         ratio = e_cur.astype(np.float32) * aim / (e_mix.astype(np.float32) + np.float32(0.5))
         boost = cv2.multiply(cv2.subtract(cv2.min(cv2.max(ratio, 1.0), self.max_gain), 1.0), moving)
         # In 8 bits from here, in steps of 1/BOOST_STEPS (the boost is at most
@@ -433,8 +435,3 @@ def _grid2(h: int, w: int) -> np.ndarray:
     """Pixel coordinates as one (h, w, 2) array, built once per size."""
     return _cached(("xy", h, w), lambda: np.dstack(np.meshgrid(np.arange(w, dtype=np.float32),
                                                                np.arange(h, dtype=np.float32))))
-
-
-def _full_size_grids(h: int, w: int, sx: float, sy: float) -> tuple[np.ndarray, np.ndarray]:
-    """For each pixel of an (h, w) grid, the full-size x and y coordinates of its centre."""
-    return _cached(("full", h, w, sx, sy), lambda: tuple(cv2.split((_grid2(h, w) + 0.5) * np.float32([sx, sy]) - 0.5)))
