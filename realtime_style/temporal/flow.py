@@ -26,6 +26,11 @@ DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST
 # Ultrafast, but its 6 px patches matched at half instead of a quarter of the size it is given
 # (finest scale 1): see benchmarks/flow_accuracy.py.
 DIS_FINEST_SCALE, DIS_PATCH_SIZE, DIS_PATCH_STRIDE, DIS_ITERATIONS = 1, 8, 4, 6
+# DIS's cost grows with the area it is given. On frames of over LARGE_AREA pixels (the smoother's
+# flow of 720p and up: 512 x 288) patches are placed every DIS_PATCH_STRIDE_LARGE px: still more
+# patches than 4 px give 320 x 180 (640 x 360 video), at three quarters of the cost (issue 16,
+# fifth round: benchmarks/RESULTS.md).
+DIS_PATCH_STRIDE_LARGE, LARGE_AREA = 5, 100_000
 MIN_SIDE = 16  # the smallest side DIS is given (it fails below 10 px at these settings)
 GLOBAL_SIDE = 128  # phase correlation on copies this long (at most)
 GLOBAL_RESPONSE = 0.05  # a weaker peak than this is no estimate (flat or unrelated frames)
@@ -48,6 +53,7 @@ class FlowTracker:
 
     def __call__(self, grey: np.ndarray, prev_grey: np.ndarray, prev_flow: np.ndarray | None) -> np.ndarray:
         """(h, w, 2) float32: for each pixel of ``grey``, where it is in ``prev_grey`` (offsets)."""
+        self._dis.setPatchStride(DIS_PATCH_STRIDE_LARGE if grey.size > LARGE_AREA else DIS_PATCH_STRIDE)
         return self._dis.calc(grey, prev_grey, self.start(grey, prev_grey, prev_flow))
 
     def start(self, grey: np.ndarray, prev_grey: np.ndarray, prev_flow: np.ndarray | None) -> np.ndarray | None:
