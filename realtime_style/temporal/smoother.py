@@ -42,7 +42,8 @@ luminance-only sharpening, in 8 bits and in bands of ``STRIP_ROWS`` rows that st
 the detail energies are averaged over the gain's blocks and the texture budget is judged on
 small copies. Measured (``benchmarks/smoothing_cost.py --parts``) in ``benchmarks/RESULTS.md``,
 sections "2026-11-22 · Smoothing, third round: ..." (issue 6), "2026-12-01 · Smoothing under
-large motion" and "... issue 16's third round" and "... fourth round" (issue 16: the cost).
+large motion" and "... issue 16's third round", "... fourth round" and "... fifth round" (issue 16:
+the cost).
 """
 
 from __future__ import annotations
