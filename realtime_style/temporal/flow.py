@@ -46,7 +46,6 @@ class FlowTracker:
         self._dis = cv2.DISOpticalFlow_create(DIS_PRESET)
         self._dis.setFinestScale(DIS_FINEST_SCALE)
         self._dis.setPatchSize(DIS_PATCH_SIZE)
-        self._dis.setPatchStride(DIS_PATCH_STRIDE)
         self._dis.setGradientDescentIterations(DIS_ITERATIONS)
         self._window: np.ndarray | None = None
         self._small: tuple[np.ndarray, np.ndarray] | None = None  # (a frame, its small copy): the next one's previous

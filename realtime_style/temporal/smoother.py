@@ -394,6 +394,8 @@ def _scaled_detail(grey: np.ndarray, local_mean: np.ndarray, boost: np.ndarray) 
     the rise and subtracting the fall is the saturated signed sum."""
     return (cv2.multiply(cv2.subtract(grey, local_mean), boost, scale=1 / BOOST_STEPS),
             cv2.multiply(cv2.subtract(local_mean, grey), boost, scale=1 / BOOST_STEPS))
+
+
 STRIP_ROWS = 48  # full-size work in bands of rows that stay in the cache (issue 16, third round)
 
 
@@ -403,10 +405,10 @@ def _strips(h: int):
         yield y0, min(h, y0 + STRIP_ROWS)
 
 
-_GRIDS: dict[tuple, object] = {}
+_GRIDS: dict[tuple, np.ndarray] = {}
 
 
-def _cached(key: tuple, make):
+def _cached(key: tuple, make) -> np.ndarray:
     g = _GRIDS.get(key)
     if g is None:
         if len(_GRIDS) > 32:
