@@ -76,15 +76,20 @@ class FlowTracker:
         if min(h, w) // k < 8:
             return None
         size = (w // k, h // k)
-        a = cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        # Shrunk by exactly k (OpenCV's fast path for whole factors), the last few rows and columns
+        # left out
+        def shrink(g: np.ndarray) -> np.ndarray:
+            return cv2.resize(g[: size[1] * k, : size[0] * k], size, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+        a = shrink(grey)
         if self._small is not None and self._small[0] is prev_grey and self._small[1].shape == a.shape:
             b = self._small[1]  # made as the previous frame's ``a``
         else:
-            b = cv2.resize(prev_grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+            b = shrink(prev_grey)
         self._small = (grey, a)
         if self._window is None or self._window.shape != a.shape:
             self._window = cv2.createHanningWindow(size, cv2.CV_32F)
         (dx, dy), response = cv2.phaseCorrelate(a, b, self._window)
         if not response >= GLOBAL_RESPONSE:
             return None
-        return dx * w / size[0], dy * h / size[1]
+        return dx * k, dy * k

@@ -37,13 +37,13 @@ it takes each frame's strength from the frame's settings where they name one (li
 ``s`` key), so nobody changes a smoother another thread is using.
 
 Cost: flow, confidence and the trust tests run at ``FLOW_SCALE`` of the frame size, at most
-``MAX_FLOW_SIDE`` long (or below); the full-size work is one remap, one clamp, one blend and a
-luminance-only sharpening, in 8 bits and in bands of ``STRIP_ROWS`` rows that stay in the cache;
-the detail energies are averaged over the gain's blocks and the texture budget is judged on
-small copies. Measured (``benchmarks/smoothing_cost.py --parts``) in ``benchmarks/RESULTS.md``,
-sections "2026-11-22 · Smoothing, third round: ..." (issue 6), "2026-12-01 · Smoothing under
-large motion" and "... issue 16's third round", "... fourth round" and "... fifth round" (issue 16:
-the cost).
+``MAX_FLOW_SIDE`` long and ``MAX_FLOW_AREA`` pixels (or below, sides in multiples of 4); the
+full-size work is one remap, one clamp, one blend and a luminance-only sharpening, in 8 bits and
+in bands of ``STRIP_ROWS`` rows that stay in the cache; the detail energies are averaged over
+the gain's blocks and the texture budget is judged on small copies. Measured
+(``benchmarks/smoothing_cost.py --parts``) in ``benchmarks/RESULTS.md``, sections "2026-11-22 ·
+Smoothing, third round: ..." (issue 6), "2026-12-01 · Smoothing under large motion" and "... issue
+16's third round", "... fourth round", "... fifth round" and "... sixth round" (issue 16: the cost).
 """
 
 from __future__ import annotations
@@ -57,7 +57,10 @@ from realtime_style.temporal.flow import MIN_SIDE, FlowTracker
 DEFAULT_STRENGTH = 0.8
 MAX_CARRY = 0.8  # the most of the previous output any pixel takes, at strength 1
 FLOW_SCALE = 0.5  # flow and confidence at this fraction of the frame size ...
-MAX_FLOW_SIDE = 512  # ... and at most this long side (what a 1024 px Sintel frame gets; 720p and up)
+MAX_FLOW_SIDE = 512  # ... at most this long side (what a 1024 px Sintel frame gets) ...
+# ... and at most this many pixels (what a 1024 x 436 Sintel frame gets: DIS and the flow-size work cost
+# by the pixel; 1280 x 720 gets 446 x 251 instead of 512 x 288, issue 16's sixth round)
+MAX_FLOW_AREA = 112_000
 STILL_PX = 0.15
 CUT_DIFF, CUT_FRACTION = 0.1, 0.5  # a scene cut: over half the motion-compensated grey differs by > 10 %
 CUT_FRACTION_TEXTURED = (0.3, 0.6)  # ... or over 30 % of it, with over 60 % of its textured pixels
@@ -85,7 +88,8 @@ TRUST_BLOCK, TRUST_REACH, BLOCK_TEXTURED = 16, 5, 0.05
 
 class Smoother:
     def __init__(self, strength: float = DEFAULT_STRENGTH, *, flow_scale: float = FLOW_SCALE,
-                 max_flow_side: int = MAX_FLOW_SIDE, base_px: int = DETAIL_PX, max_gain: float = MAX_GAIN,
+                 max_flow_side: int = MAX_FLOW_SIDE, max_flow_area: int = MAX_FLOW_AREA,
+                 base_px: int = DETAIL_PX, max_gain: float = MAX_GAIN,
                  detail_target: float = DETAIL_TARGET, texture_budget: float = TEXTURE_BUDGET,
                  clamp_px: int = 5) -> None:
         if not 0.0 <= strength <= 1.0:
@@ -93,6 +97,7 @@ class Smoother:
         self.strength = strength
         self.flow_scale = flow_scale
         self.max_flow_side = max_flow_side
+        self.max_flow_area = max_flow_area
         self.base_px = base_px
         self.max_gain = max_gain
         self.detail_target = detail_target  # 0 turns the detail restoration off
@@ -159,12 +164,14 @@ class Smoother:
     def _flow_grey(self, rgb: np.ndarray) -> np.ndarray:
         h, w = rgb.shape[:2]
         # As small as asked, but never under MIN_SIDE on the short side (thin strips, tiny frames)
-        scale = min(max(min(self.flow_scale, self.max_flow_side / max(h, w)), MIN_SIDE / min(h, w)), 1.0)
-        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        if scale < 1.0:
-            small = (max(MIN_SIDE, round(w * scale)), max(MIN_SIDE, round(h * scale)))
-            grey = cv2.resize(grey, small, interpolation=cv2.INTER_LINEAR)
-        return grey
+        scale = min(self.flow_scale, self.max_flow_side / max(h, w), (self.max_flow_area / (h * w)) ** 0.5)
+        scale = min(max(scale, MIN_SIDE / min(h, w)), 1.0)
+        if scale < 1.0:  # the grey of a small copy: the small copy of the grey to a level, for less work
+            # Sides in multiples of 4 where there is room: DIS's vectorised loops then have no
+            # ragged ends on its finest level (6-10 % fewer instructions: 512 x 216 against 218)
+            small = tuple(min(n, max(MIN_SIDE, 4 * round(n * scale / 4))) for n in (w, h))
+            rgb = cv2.resize(rgb, small, interpolation=cv2.INTER_LINEAR)
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
     def _remember(self, grey: np.ndarray, out: np.ndarray, shape: tuple[int, int],
                   history: np.ndarray | None = None) -> np.ndarray:
@@ -305,12 +312,14 @@ class Smoother:
                                             borderMode=cv2.BORDER_REPLICATE), cv2.COLOR_RGBA2RGB)
             if k is not None:
                 warped = cv2.min(cv2.max(warped, low[y0:y1]), high[y0:y1])
-            # c warped + (1 - c) cur in 8 bits: two products and a sum, each product rounded (at
-            # most one level off the exact average; exact where c is 0 or 1).
+            # cur + c (warped - cur) in 8 bits with one product, exactly rounded: the step
+            # c |warped - cur| taken from cur towards warped -- min(cur + step, max(cur - step,
+            # warped)) is cur + step where warped is above cur and cur - step where it is below.
             cur, band, c = stylized[y0:y1], mix[y0:y1], weight[y0:y1]
-            cv2.multiply(warped, cv2.cvtColor(c, cv2.COLOR_GRAY2RGB), dst=warped, scale=1 / 255)
-            cv2.multiply(cur, cv2.cvtColor(cv2.bitwise_not(c), cv2.COLOR_GRAY2RGB), dst=band, scale=1 / 255)
-            cv2.add(band, warped, dst=band)
+            step = cv2.absdiff(warped, cur)
+            cv2.multiply(step, cv2.cvtColor(c, cv2.COLOR_GRAY2RGB), dst=step, scale=1 / 255)
+            cv2.max(cv2.subtract(cur, step), warped, dst=warped)
+            cv2.min(cv2.add(cur, step, dst=step), warped, dst=band)
             cv2.cvtColor(cur, cv2.COLOR_RGB2GRAY, dst=g_cur[y0:y1])
             cv2.cvtColor(band, cv2.COLOR_RGB2GRAY, dst=g_mix[y0:y1])
         return mix, g_cur, g_mix
