@@ -37,7 +37,7 @@ it takes each frame's strength from the frame's settings where they name one (li
 ``s`` key), so nobody changes a smoother another thread is using.
 
 Cost: flow, confidence and the trust tests run at ``FLOW_SCALE`` of the frame size, at most
-``MAX_FLOW_SIDE`` long and ``MAX_FLOW_AREA`` pixels (or below, sides in multiples of 4); the
+``MAX_FLOW_SIDE`` long and ``MAX_FLOW_AREA`` pixels (or below; large ones with sides in multiples of 4); the
 full-size work is one remap, one clamp, one blend and a luminance-only sharpening, in 8 bits and
 in bands of ``STRIP_ROWS`` rows that stay in the cache; the detail energies are averaged over
 the gain's blocks and the texture budget is judged on small copies. Measured
@@ -59,7 +59,7 @@ MAX_CARRY = 0.8  # the most of the previous output any pixel takes, at strength 
 FLOW_SCALE = 0.5  # flow and confidence at this fraction of the frame size ...
 MAX_FLOW_SIDE = 512  # ... at most this long side (what a 1024 px Sintel frame gets) ...
 # ... and at most this many pixels (what a 1024 x 436 Sintel frame gets: DIS and the flow-size work cost
-# by the pixel; 1280 x 720 gets 446 x 251 instead of 512 x 288, issue 16's sixth round)
+# by the pixel; 1280 x 720 gets 448 x 252 instead of 512 x 288, issue 16's sixth round)
 MAX_FLOW_AREA = 112_000
 STILL_PX = 0.15
 CUT_DIFF, CUT_FRACTION = 0.1, 0.5  # a scene cut: over half the motion-compensated grey differs by > 10 %
