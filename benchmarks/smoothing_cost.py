@@ -139,14 +139,14 @@ def main() -> None:
              "smoother_cpu_ms_one_thread": round(one_thread_ms(frames[:100], outs), 2)}
     alone["ratio"] = round(alone["smoother_ms_per_frame"] / alone["engine_ms_per_frame"], 3)
     hd_passes = one_thread_passes(hd_frames, hd_outs, args.hd_passes if not args.smoke else 2)
-    hd_ms = min(hd_passes)
+    hd_ms, hd_median = min(hd_passes), statistics.median(hd_passes)
     alone_hd = {"size": "1280x720" if not args.smoke else "128x72", "source": "synthetic scene",
                 "smoother_cpu_ms_one_thread": round(hd_ms, 2), "fps_one_thread": round(1000 / hd_ms, 1),
                 "aim_fps": HD_FPS_AIM,
                 # the same code from pass to pass: what the machine's other tenants move
-                "passes_ms": {"fastest": round(hd_ms, 2), "median": round(statistics.median(hd_passes), 2),
+                "passes_ms": {"fastest": round(hd_ms, 2), "median": round(hd_median, 2),
                               "slowest": round(max(hd_passes), 2), "n": len(hd_passes),
-                              "fps_median": round(1000 / statistics.median(hd_passes), 1),
+                              "fps_median": round(1000 / hd_median, 1),
                               "share_at_or_over_target": round(
                                   sum(1000 / ms >= HD_FPS_TARGET for ms in hd_passes) / len(hd_passes), 2)}}
     if args.parts or args.smoke:
